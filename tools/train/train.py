@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+# train.py: trains a small LLaDA-architecture masked diffusion LM, character level, on the
+# King James Bible (Debian `bible` program; split and vocabulary in kjv_data.py), and exports
+# it in the Hugging Face LLaDA layout (config.json, model.safetensors in BF16, vocab.json).
+#
+# Objective (LLaDA GUIDELINES.md pre-training loss, = MDLM's linear-schedule ELBO):
+#   crop x of length L from the training stream; t ~ U(0, 1) per sequence;
+#   p_mask = (1 - eps) t + eps (eps = 1e-3); mask each token independently with prob p_mask;
+#   loss = sum_{masked i} CE(logits_i, x_i) / p_mask  /  (B * L).
+#   (1% of the batches are cut to a random length in [1, L], as in GUIDELINES.md.)
+# Optimiser: AdamW, linear warmup then cosine decay to lr_min; grad-norm clip 1.0.
+# Deterministic for a given --seed: single thread, one torch.Generator drives crops, t, masks.
+#
+# Outputs: models/kjv-char/{config.json, model.safetensors (BF16), vocab.json,
+#   training_log.csv, training_summary.json}, docs/images/training_loss.png, docs/training.md
+#   (via write_training_doc.py).  A resumable state goes to --state (outside the repo).
+#
+# Regenerate (the full run, ~1 h on one thread):
+#   nohup /usr/bin/python3 tools/train/train.py --steps 850 > /work/train.log 2>&1 &
+# Smoke test: /usr/bin/python3 tools/train/train.py --steps 20 --out /tmp/kjv_smoke --no-doc
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
+sys.path.insert(0, HERE)
+import llada  # noqa: E402
+import kjv_data  # noqa: E402
+
+
+def parse_args():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--steps", type=int, default=850)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seq-len", type=int, default=256)
+    ap.add_argument("--d-model", type=int, default=256)
+    ap.add_argument("--n-layers", type=int, default=6)
+    ap.add_argument("--n-heads", type=int, default=8)
+    ap.add_argument("--n-kv-heads", type=int, default=8)
+    ap.add_argument("--mlp-hidden", type=int, default=704)
+    ap.add_argument("--rope-theta", type=float, default=10000.0)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr-min", type=float, default=2e-4)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--wd", type=float, default=0.1)
+    ap.add_argument("--beta2", type=float, default=0.95)
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--eps", type=float, default=1e-3)
+    ap.add_argument("--rand-len-frac", type=float, default=0.01)
+    ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--eval-seqs", type=int, default=32)
+    ap.add_argument("--final-eval-seqs", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=os.path.join(ROOT, "models", "kjv-char"))
+    ap.add_argument("--state", default="/work/kjv_train/state.pt")
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--no-doc", action="store_true", help="do not write docs/ (smoke runs)")
+    return ap.parse_args()
+
+
+def lr_at(step, a):
+    if step < a.warmup:
+        return a.lr * (step + 1) / a.warmup
+    prog = (step - a.warmup) / max(1, a.steps - a.warmup)
+    return a.lr_min + 0.5 * (a.lr - a.lr_min) * (1 + math.cos(math.pi * min(1.0, prog)))
+
+
+def masked_diffusion_loss(model, x, t, u, mask_id, eps):
+    """LLaDA pre-training loss for clean tokens x [B, L] given t [B] and uniforms u [B, L]."""
+    B, L = x.shape
+    p_mask = ((1 - eps) * t + eps)[:, None].expand(B, L)
+    masked = u < p_mask
+    noisy = torch.where(masked, torch.full_like(x, mask_id), x)
+    logits = model(noisy)
+    ce = F.cross_entropy(logits[masked], x[masked], reduction="none") / p_mask[masked]
+    return ce.sum() / (B * L)
+
+
+def heldout_batches(held_ids, n, L, seed, eps):
+    """Fixed held-out evaluation set: n crops at evenly spaced offsets, t and masks from a
+    dedicated generator (same every evaluation)."""
+    g = torch.Generator().manual_seed(seed + 99991)
+    span = len(held_ids) - L
+    starts = [int(i * span / max(1, n - 1)) for i in range(n)]
+    x = torch.stack([held_ids[s:s + L] for s in starts])
+    t = torch.rand(n, generator=g)
+    u = torch.rand(n, L, generator=g)
+    return x, t, u
+
+
+@torch.no_grad()
+def evaluate(model, data, mask_id, eps, chunk=16):
+    x, t, u = data
+    model.eval()
+    tot = 0.0
+    for i in range(0, x.shape[0], chunk):
+        xb = x[i:i + chunk]
+        tot += masked_diffusion_loss(model, xb, t[i:i + chunk], u[i:i + chunk], mask_id, eps).item() * xb.shape[0]
+    model.train()
+    return tot / x.shape[0]
+
+
+def main():
+    a = parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    torch.use_deterministic_algorithms(True)
+
+    train_text, held_text = kjv_data.split_texts()
+    vocab = kjv_data.build_vocab(train_text + held_text)
+    mask_id, eos_id, pad_id = (vocab[s] for s in kjv_data.SPECIAL_TOKENS)
+    V = len(vocab)
+    train_ids = torch.tensor(kjv_data.encode(train_text, vocab), dtype=torch.long)
+    held_ids = torch.tensor(kjv_data.encode(held_text, vocab), dtype=torch.long)
+    L = a.seq_len
+
+    cfg = llada.make_config(
+        d_model=a.d_model, n_heads=a.n_heads, n_kv_heads=a.n_kv_heads, n_layers=a.n_layers,
+        mlp_hidden_size=a.mlp_hidden, mlp_ratio=max(1, round(a.mlp_hidden / a.d_model)),
+        rope_theta=a.rope_theta, max_sequence_length=4 * L, vocab_size=V, embedding_size=V,
+        mask_token_id=mask_id, eos_token_id=eos_id, pad_token_id=pad_id,
+        init_device="cpu", init_fn="normal", precision="fp32")
+    model = llada.LLaDAModelLM(cfg)
+    llada.init_weights(model, std=0.02, generator=torch.Generator().manual_seed(a.seed))
+    nparams = llada.count_params(model)
+
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wte" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "wte" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.wd},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, a.beta2), eps=1e-8)
+    gen = torch.Generator().manual_seed(a.seed)
+    start_step = 0
+    elapsed_before = 0.0
+    os.makedirs(a.out, exist_ok=True)
+    log_path = os.path.join(a.out, "training_log.csv")
+    if a.resume and os.path.exists(a.state):
+        st = torch.load(a.state)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        gen.set_state(st["gen"])
+        torch.set_rng_state(st["torch_rng"])
+        start_step = st["step"]
+        elapsed_before = st["elapsed"]
+        print(f"resumed at step {start_step}", flush=True)
+        # drop log rows written after the saved state
+        rows = list(csv.reader(open(log_path)))
+        with open(log_path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(rows[0])
+            for r in rows[1:]:
+                if int(r[0]) < start_step:
+                    w.writerow(r)
+    else:
+        with open(log_path, "w", newline="") as f:
+            csv.writer(f).writerow(["step", "tokens", "lr", "train_loss", "heldout_loss",
+                                    "elapsed_s"])
+
+    eval_data = heldout_batches(held_ids, a.eval_seqs, L, a.seed, a.eps)
+    print(f"params {nparams} ({nparams * 2 / 1e6:.2f} MB in bf16), vocab {V}, train chars "
+          f"{len(train_ids)}, heldout chars {len(held_ids)}, tokens/step {a.batch * L}, "
+          f"steps {a.steps}", flush=True)
+
+    t0 = time.time()
+    model.train()
+    for step in range(start_step, a.steps):
+        lr = lr_at(step, a)
+        for gr in opt.param_groups:
+            gr["lr"] = lr
+        starts = torch.randint(0, len(train_ids) - L, (a.batch,), generator=gen)
+        x = torch.stack([train_ids[s:s + L] for s in starts.tolist()])
+        if torch.rand(1, generator=gen).item() < a.rand_len_frac:
+            cut = int(torch.randint(1, L + 1, (1,), generator=gen).item())
+            x = x[:, :cut]
+        t = torch.rand(a.batch, generator=gen)
+        u = torch.rand(x.shape, generator=gen)
+        loss = masked_diffusion_loss(model, x, t, u, mask_id, a.eps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+        opt.step()
+
+        elapsed = elapsed_before + time.time() - t0
+        held = ""
+        if (step + 1) % a.eval_every == 0 or step + 1 == a.steps:
+            held = evaluate(model, eval_data, mask_id, a.eps)
+        with open(log_path, "a", newline="") as f:
+            csv.writer(f).writerow([step + 1, (step + 1) * a.batch * L, f"{lr:.6g}",
+                                    f"{loss.item():.6f}", f"{held:.6f}" if held != "" else "",
+                                    f"{elapsed:.1f}"])
+        if (step + 1) % 10 == 0 or held != "":
+            rate = (step + 1 - start_step) * a.batch * L / max(1e-9, time.time() - t0)
+            eta = (a.steps - step - 1) * a.batch * L / max(rate, 1e-9)
+            msg = f"step {step + 1}/{a.steps} loss {loss.item():.4f} lr {lr:.2e} tok/s {rate:.0f} " \
+                  f"elapsed {elapsed / 60:.1f} min eta {eta / 60:.1f} min"
+            if held != "":
+                msg += f" | heldout {held:.4f} nats/char = {held / math.log(2):.4f} bits/char"
+            print(msg, flush=True)
+        if a.save_every and (step + 1) % a.save_every == 0 and step + 1 < a.steps:
+            os.makedirs(os.path.dirname(a.state), exist_ok=True)
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                        "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                        "step": step + 1, "elapsed": elapsed}, a.state + ".tmp")
+            os.replace(a.state + ".tmp", a.state)
+
+    wall = elapsed_before + time.time() - t0
+    # Final held-out estimate with more crops (float32 weights, before bf16 export).
+    final_data = heldout_batches(held_ids, a.final_eval_seqs, L, a.seed + 1, a.eps)
+    final_held = evaluate(model, final_data, mask_id, a.eps)
+    # Export: BF16 safetensors in the HF layout.
+    llada.save_pretrained(model, a.out, dtype="BF16")
+    with open(os.path.join(a.out, "vocab.json"), "w") as f:
+        json.dump(vocab, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    # Same estimate from the exported bf16 weights (computed in float32).
+    bf = llada.load_pretrained(a.out, torch.float32)
+    final_held_bf16 = evaluate(bf, final_data, mask_id, a.eps)
+    rows = list(csv.DictReader(open(log_path)))
+    last_train = sum(float(r["train_loss"]) for r in rows[-50:]) / min(50, len(rows))
+    summary = {
+        "args": vars(a), "params": nparams,
+        "bf16_bytes": os.path.getsize(os.path.join(a.out, "model.safetensors")),
+        "vocab_size": V, "mask_token_id": mask_id, "eos_token_id": eos_id, "pad_token_id": pad_id,
+        "train_chars": len(train_ids), "heldout_chars": len(held_ids),
+        "tokens_seen": a.steps * a.batch * L, "wall_time_s": wall,
+        "final_train_loss_last50_mean": last_train,
+        "final_heldout_loss_f32_nats": final_held,
+        "final_heldout_bpc_f32": final_held / math.log(2),
+        "final_heldout_loss_bf16_nats": final_held_bf16,
+        "final_heldout_bpc_bf16": final_held_bf16 / math.log(2),
+        "final_eval_seqs": a.final_eval_seqs, "torch": torch.__version__,
+    }
+    with open(os.path.join(a.out, "training_summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    print("done:", json.dumps({k: v for k, v in summary.items() if k != "args"}), flush=True)
+    if not a.no_doc:
+        import write_training_doc
+        write_training_doc.main(a.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+# write_training_doc.py: renders docs/training.md and docs/images/training_loss.png from the
+# outputs of train.py (models/kjv-char/training_log.csv and training_summary.json), plus the
+# optional evaluation results models/kjv-char/eval_results.json (written by eval_elbo.py
+# --record and ngram.py --record).  train.py calls it at the end of a run.
+#
+# Regenerate: /usr/bin/python3 tools/train/write_training_doc.py [models/kjv-char]
+import csv
+import json
+import math
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+LN2 = math.log(2)
+
+
+def plot(rows, png):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    steps = [int(r["step"]) for r in rows]
+    tr = [float(r["train_loss"]) / LN2 for r in rows]
+    k = 20
+    sm = [sum(tr[max(0, i - k + 1):i + 1]) / (i + 1 - max(0, i - k + 1)) for i in range(len(tr))]
+    hs = [(int(r["step"]), float(r["heldout_loss"]) / LN2) for r in rows if r["heldout_loss"]]
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    ax.plot(steps, tr, color="#9ecae1", lw=0.6, label="train (per batch)")
+    ax.plot(steps, sm, color="#3182bd", lw=1.4, label=f"train ({k}-step mean)")
+    if hs:
+        ax.plot([h[0] for h in hs], [h[1] for h in hs], "o-", color="#e6550d", ms=3, lw=1.2,
+                label="held-out (Col-Rev, fixed masks)")
+    ax.set_xlabel("optimizer step (8192 characters each)")
+    ax.set_ylabel("masked-diffusion NELBO bound [bits/char]")
+    ax.set_title("LLaDA-architecture char MDM on the KJV Bible")
+    lo = min(min(sm), min(h[1] for h in hs) if hs else 9)
+    ax.set_ylim(max(0, lo - 0.3), min(6.5, max(tr[:5]) + 0.2) if tr else 6)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(png), exist_ok=True)
+    fig.savefig(png)
+    plt.close(fig)
+
+
+def main(model_dir=None):
+    model_dir = model_dir or os.path.join(ROOT, "models", "kjv-char")
+    rows = list(csv.DictReader(open(os.path.join(model_dir, "training_log.csv"))))
+    s = json.load(open(os.path.join(model_dir, "training_summary.json")))
+    ev_path = os.path.join(model_dir, "eval_results.json")
+    ev = json.load(open(ev_path)) if os.path.exists(ev_path) else {}
+    a = s["args"]
+    png = os.path.join(ROOT, "docs", "images", "training_loss.png")
+    plot(rows, png)
+    held = [(int(r["step"]), float(r["heldout_loss"])) for r in rows if r["heldout_loss"]]
+    L = []
+    w = L.append
+    w("# Training the `kjv-char` model\n")
+    w("`models/kjv-char/` holds a small masked diffusion language model with the exact LLaDA "
+      "architecture (`model_type: llada`, `block_type: llama`), trained from scratch at the "
+      "character level on the King James Bible. It is the project's real, CPU-sized test "
+      "checkpoint: the same code path as LLaDA-8B, in a file of under 10 MB.\n")
+    w("## Data\n")
+    w("* Source: the Debian `bible-kjv` package (`bible -f Gen1:1-Rev22:21`, all 31,102 verses). "
+      "The verse reference (`Ge1:1 `) is stripped; one verse per line, each line ends in `\\n`. "
+      "Code: `tools/train/kjv_data.py`.")
+    w(f"* Split by books: **training = Genesis 1:1 to Philippians 4:23** "
+      f"({s['train_chars']:,} characters); **held-out = Colossians 1:1 to Revelation 22:21** "
+      f"({s['heldout_chars']:,} characters, "
+      f"{100 * s['heldout_chars'] / (s['train_chars'] + s['heldout_chars']):.2f}% of the corpus).")
+    w(f"* Vocabulary ({s['vocab_size']} ids): the {s['vocab_size'] - 3} distinct characters of the "
+      f"corpus sorted by code point (ids 0..{s['vocab_size'] - 4}; `\\n` is 0, space is 1), then "
+      f"`<|mdm_mask|>` = {s['mask_token_id']}, `<|eos|>` = {s['eos_token_id']}, "
+      f"`<|pad|>` = {s['pad_token_id']}. Stored as `vocab.json` ({{token: id}}); the ids are "
+      f"also `mask_token_id`/`eos_token_id`/`pad_token_id` in `config.json`. No held-out "
+      f"character is missing from the training split.\n")
+    w("## Model\n")
+    w(f"LLaDA `llama` block: d_model {a['d_model']}, {a['n_layers']} layers, {a['n_heads']} heads "
+      f"(n_kv_heads {a['n_kv_heads']}, head_dim {a['d_model'] // a['n_heads']}), SwiGLU "
+      f"mlp_hidden_size {a['mlp_hidden']}, RMSNorm eps 1e-5, RoPE theta {a['rope_theta']:g}, "
+      f"no biases, untied head, bidirectional attention. {s['params']:,} parameters; the BF16 "
+      f"`model.safetensors` is {s['bf16_bytes']:,} bytes. `config.json` carries the full "
+      f"LLaDA-8B key set (see `tools/reference/llada.py`).\n")
+    w("## Objective and optimisation\n")
+    w("LLaDA pre-training loss (GUIDELINES.md), i.e. the MDLM linear-schedule NELBO: a random "
+      f"crop x of L = {a['seq_len']} characters; t ~ U(0,1) per sequence; "
+      f"p_mask = (1 - eps) t + eps with eps = {a['eps']:g}; every token is replaced by the mask "
+      "id independently with probability p_mask; loss = (sum over masked positions of "
+      "CE / p_mask) / (B * L). As in GUIDELINES.md, 1% of the batches are cut to a random "
+      "length in [1, L]. The loss is an upper bound on the negative log-likelihood in nats per "
+      "character; divided by ln 2 it is bits per character.\n")
+    w(f"* AdamW, lr {a['lr']:g} peak, linear warmup {a['warmup']} steps, cosine decay to "
+      f"{a['lr_min']:g} at step {a['steps']}; betas (0.9, {a['beta2']}), weight decay "
+      f"{a['wd']} on matrices (not on norms/embedding), grad-norm clip {a['clip']}.")
+    w(f"* Batch {a['batch']} x {a['seq_len']} = {a['batch'] * a['seq_len']:,} characters per step; "
+      f"{a['steps']} steps = {s['tokens_seen']:,} characters "
+      f"({s['tokens_seen'] / s['train_chars']:.2f} passes over the training split).")
+    w(f"* Init: N(0, 0.02), output projections (attn_out, ff_out) N(0, 0.02/sqrt(2 n_layers)), "
+      f"norm weights 1 (`llada.init_weights`).")
+    w(f"* Deterministic: seed {a['seed']}, `torch.set_num_threads({a['threads']})`, one "
+      "`torch.Generator` drives crop offsets, t and the mask uniforms; "
+      "`torch.use_deterministic_algorithms(True)`. Float32 training on CPU "
+      f"(torch {s['torch']}).")
+    w(f"* Held-out loss during training: {a['eval_seqs']} fixed crops of the held-out split "
+      "(evenly spaced offsets) with fixed t and masks, every "
+      f"{a['eval_every']} steps.\n")
+    w("Command (the run reported here):\n")
+    w("```\nnohup /usr/bin/python3 tools/train/train.py --steps "
+      f"{a['steps']} > /work/train.log 2>&1 &\n```\n")
+    w("## Results\n")
+    w(f"* Wall time: {s['wall_time_s'] / 60:.1f} min on one CPU thread "
+      f"({s['tokens_seen'] / s['wall_time_s']:.0f} characters/s including evaluations).")
+    w(f"* Final training loss (mean of the last 50 steps): "
+      f"{s['final_train_loss_last50_mean']:.4f} nats/char = "
+      f"{s['final_train_loss_last50_mean'] / LN2:.3f} bits/char.")
+    if held:
+        w(f"* Held-out loss at the last evaluation (step {held[-1][0]}): {held[-1][1]:.4f} nats/char "
+          f"= {held[-1][1] / LN2:.3f} bits/char.")
+    w(f"* Final held-out estimate, {s['final_eval_seqs']} fresh crops (one t and mask each): "
+      f"float32 weights {s['final_heldout_bpc_f32']:.3f} bits/char; exported BF16 weights "
+      f"(computed in float32) {s['final_heldout_bpc_bf16']:.3f} bits/char.")
+    if ev:
+        w("")
+        w("Evaluations of the exported checkpoint (bits per character, held-out split unless "
+          "stated):\n")
+        w("| estimator | text | bits/char | std. error | notes |")
+        w("| --- | --- | --- | --- | --- |")
+        for k in sorted(ev):
+            e = ev[k]
+            se = f"{e['se_bpc']:.4f}" if e.get("se_bpc") is not None else "-"
+            w(f"| {e['name']} | {e['text']} | {e['bpc']:.4f} | {se} | {e.get('notes', '')} |")
+    w("")
+    w("![training loss](images/training_loss.png)\n")
+    w("Per-step values are in `models/kjv-char/training_log.csv` (step, characters seen, lr, "
+      "train loss, held-out loss, elapsed seconds); the run summary is "
+      "`models/kjv-char/training_summary.json`.\n")
+    w("## Reproducing the evaluation numbers\n")
+    w("```\n/usr/bin/python3 tools/train/eval_elbo.py --heldout --record   "
+      "# MC NELBO, LLaDA get_log_likelihood estimator\n"
+      "/usr/bin/python3 tools/train/ngram.py --record                 "
+      "# Witten-Bell char n-grams, n = 3 and 5\n"
+      "/usr/bin/python3 tools/train/write_training_doc.py             # re-render this page\n```\n")
+    with open(os.path.join(ROOT, "docs", "training.md"), "w") as f:
+        f.write("\n".join(L))
+    print("wrote docs/training.md and", png)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else None)
