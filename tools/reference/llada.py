@@ -246,6 +246,64 @@ class LLaDAModelLM(nn.Module):
         return tr.ff_out(tr.ln_f(x))
 
 
+def num_transfer_tokens(mask_index, steps):
+    """generate.py get_num_transfer_tokens: m // steps per step, +1 for the first m % steps."""
+    n = mask_index.sum(dim=1, keepdim=True)
+    base, rem = n // steps, n % steps
+    res = torch.zeros(n.size(0), steps, dtype=torch.int64) + base
+    for i in range(n.size(0)):
+        res[i, :rem[i]] += 1
+    return res
+
+
+@torch.no_grad()
+def generate(model, prompt, steps=128, gen_length=128, block_length=128, temperature=0.0,
+             remasking="low_confidence", mask_id=126336, generator=None, trajectory=False):
+    """Transcription of ML-GSAI/LLaDA generate.py (cfg_scale 0, no attention mask):
+    semi-autoregressive blocks, a fixed number of tokens committed per step, chosen by
+    confidence softmax(logits)[argmax] (low_confidence) or uniform noise (random).  With
+    temperature > 0 the argmax is taken over Gumbel-perturbed float64 logits
+    exp(logits) / (-log u)^temperature, u ~ U(0,1) (generate.py add_gumbel_noise)."""
+    P = prompt.shape[1]
+    x = torch.full((prompt.shape[0], P + gen_length), mask_id, dtype=torch.long)
+    x[:, :P] = prompt
+    assert gen_length % block_length == 0
+    nblocks = gen_length // block_length
+    assert steps % nblocks == 0
+    spb = steps // nblocks
+    traj = []
+    for nb in range(nblocks):
+        lo, hi = P + nb * block_length, P + (nb + 1) * block_length
+        ntt = num_transfer_tokens(x[:, lo:hi] == mask_id, spb)
+        for i in range(spb):
+            mask_index = x == mask_id
+            logits = model(x)
+            if temperature > 0:
+                lg = logits.to(torch.float64)
+                u = torch.rand(lg.shape, dtype=torch.float64, generator=generator)
+                x0 = torch.argmax(lg.exp() / (-torch.log(u)) ** temperature, dim=-1)
+            else:
+                x0 = torch.argmax(logits, dim=-1)
+            if remasking == "low_confidence":
+                p = F.softmax(logits, dim=-1)
+                x0_p = torch.gather(p, -1, x0[..., None]).squeeze(-1)
+            elif remasking == "random":
+                x0_p = torch.rand(x0.shape, generator=generator)
+            else:
+                raise ValueError(remasking)
+            x0_p[:, hi:] = float("-inf")                 # nothing beyond the current block
+            x0 = torch.where(mask_index, x0, x)
+            conf = torch.where(mask_index, x0_p, torch.full_like(x0_p, float("-inf")))
+            transfer = torch.zeros_like(x0, dtype=torch.bool)
+            for j in range(conf.shape[0]):
+                _, sel = torch.topk(conf[j], k=int(ntt[j, i]))
+                transfer[j, sel] = True
+            x[transfer] = x0[transfer]
+            if trajectory:
+                traj.append(x.clone())
+    return (x, torch.cat(traj)) if trajectory else x
+
+
 def init_weights(model, std=0.02, generator=None):
     """Simple deterministic init: N(0, std) for matrices/embeddings, norms = 1, output
     projections scaled by 1/sqrt(2 n_layers).  (Not LLaDA's mitchell init; only for

@@ -24,7 +24,6 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -109,71 +108,41 @@ def llada_goldens(gen):
             bf16_round(mm)
         llada.save_pretrained(mm, d, dtype=dtype, shards=shards)
         back = llada.load_pretrained(d, torch.float64)    # golden from the stored values
+        am = torch.ones(B, L, dtype=torch.long)
+        am[1, :3] = 0                                   # left padding of 3 in row 1
         with torch.no_grad():
             lg = back(ids)
+            lgm = back(ids, attention_mask=am)
         save_golden(os.path.join(d, "golden.safetensors"),
-                    {"input_ids": ids, "logits": lg.float(), "logits_f64": lg},
+                    {"input_ids": ids, "logits": lg.float(), "logits_f64": lg,
+                     "attention_mask": am, "logits_padmask_f64": lgm},
                     {"model": name, "computed": "float64 from the stored weights",
-                     "note": "logits = logits_f64 rounded to float32; no attention mask",
+                     "note": "logits = logits_f64 rounded to float32, no attention mask; "
+                             "logits_padmask_f64: keys with attention_mask 0 excluded "
+                             "(post-2025-10 HF modeling_llada.py behaviour), positions still 0..L-1",
                      "mask_token_id": cfg["mask_token_id"]})
         out[name] = d
     return cfg, m, out
 
 
-# LLaDA generate() (ML-GSAI/LLaDA generate.py), low_confidence remasking, temperature 0, cfg 0.
-def num_transfer_tokens(mask_index, steps):
-    n = mask_index.sum(dim=1, keepdim=True)
-    base, rem = n // steps, n % steps
-    res = torch.zeros(n.size(0), steps, dtype=torch.int64) + base
-    for i in range(n.size(0)):
-        res[i, :rem[i]] += 1
-    return res
-
-
-@torch.no_grad()
-def llada_generate(model, prompt, steps, gen_length, block_length, mask_id):
-    P = prompt.shape[1]
-    x = torch.full((prompt.shape[0], P + gen_length), mask_id, dtype=torch.long)
-    x[:, :P] = prompt
-    assert gen_length % block_length == 0
-    nblocks = gen_length // block_length
-    assert steps % nblocks == 0
-    spb = steps // nblocks
-    traj = []
-    for nb in range(nblocks):
-        lo, hi = P + nb * block_length, P + (nb + 1) * block_length
-        ntt = num_transfer_tokens(x[:, lo:hi] == mask_id, spb)
-        for i in range(spb):
-            mask_index = x == mask_id
-            logits = model(x)
-            x0 = torch.argmax(logits, dim=-1)            # temperature 0: no Gumbel noise
-            p = F.softmax(logits, dim=-1)
-            x0_p = torch.gather(p, -1, x0[..., None]).squeeze(-1)
-            x0_p[:, hi:] = -np.inf                       # nothing beyond the current block
-            x0 = torch.where(mask_index, x0, x)
-            conf = torch.where(mask_index, x0_p, torch.full_like(x0_p, -np.inf))
-            transfer = torch.zeros_like(x0, dtype=torch.bool)
-            for j in range(conf.shape[0]):
-                _, sel = torch.topk(conf[j], k=int(ntt[j, i]))
-                transfer[j, sel] = True
-            x[transfer] = x0[transfer]
-            traj.append(x.clone())
-    return x, torch.cat(traj)
-
-
 def generate_golden(cfg, d, gen):
-    prompt = torch.randint(0, 94, (1, 5), generator=gen)
     settings = dict(steps=8, gen_length=16, block_length=8, temperature=0.0, cfg_scale=0.0,
                     remasking="low_confidence", mask_id=cfg["mask_token_id"])
-    res = {}
-    for dt in (torch.float32, torch.float64):
-        m = llada.load_pretrained(d, dt)
-        res[dt] = llada_generate(m, prompt, 8, 16, 8, cfg["mask_token_id"])
+    models = {dt: llada.load_pretrained(d, dt) for dt in (torch.float32, torch.float64)}
+    # The random tiny model can predict the mask id itself (a trained one never does); draw
+    # prompts until the generated tokens contain no mask id, so the golden avoids that corner.
+    for attempt in range(200):
+        prompt = torch.randint(0, 94, (1, 5), generator=gen)
+        res = {dt: llada.generate(m, prompt, steps=8, gen_length=16, block_length=8,
+                                  mask_id=cfg["mask_token_id"], trajectory=True)
+               for dt, m in models.items()}
+        out, traj = res[torch.float64]
+        if (out[0, 5:] != cfg["mask_token_id"]).all():
+            break
     assert torch.equal(res[torch.float32][0], res[torch.float64][0]), "f32/f64 generate differ"
-    out, traj = res[torch.float64]
     save_golden(os.path.join(d, "generate_golden.safetensors"),
                 {"prompt_ids": prompt, "output_ids": out, "x_after_each_step": traj},
-                dict(settings, source="ML-GSAI/LLaDA generate.py transcription",
+                dict(settings, source="ML-GSAI/LLaDA generate.py transcription (llada.generate)",
                      note="x_after_each_step[s] is x after step s (8 steps, 2 blocks of 4); "
                           "float32 and float64 forwards give the same output",
                      prompt_length=5))

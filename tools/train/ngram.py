@@ -14,6 +14,7 @@
 #
 # Regenerate the numbers in docs/training.md:
 #   /usr/bin/python3 tools/train/ngram.py --record
+#   /usr/bin/python3 tools/train/ngram.py --record --window-step 8   # the eval_elbo.py subset
 import argparse
 import json
 import math
@@ -55,18 +56,25 @@ class WittenBell:
             p = (self.count[k].get(h + c, 0) + nt * p) / (ct + nt)
         return p
 
-    def bits_per_char(self, text):
-        tot = 0.0
-        for i, c in enumerate(text):
+    def bits_per_char(self, text, positions=None):
+        """Mean -log2 P over `positions` (default: all); history always from the full text."""
+        idx = range(len(text)) if positions is None else positions
+        tot, cnt = 0.0, 0
+        for i in idx:
             hist = text[max(0, i - self.n + 1):i]
-            tot -= math.log2(self.prob(hist, c))
-        return tot / len(text)
+            tot -= math.log2(self.prob(hist, text[i]))
+            cnt += 1
+        return tot / cnt
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--text", help="text file to evaluate (default: the held-out split)")
     ap.add_argument("--orders", default="3,5")
+    ap.add_argument("--window", type=int, default=256)
+    ap.add_argument("--window-step", type=int, default=1,
+                    help="score only every K-th window of --window chars (same subset as "
+                         "eval_elbo.py --window-step K); K = 1 scores every character")
     ap.add_argument("--record", action="store_true",
                     help="store results in models/kjv-char/eval_results.json")
     a = ap.parse_args()
@@ -76,20 +84,25 @@ def main():
     unseen = sorted(set(text) - set(train))
     if unseen:
         sys.exit(f"characters never seen in training: {unseen!r}")
+    positions = None
+    if a.window_step > 1:
+        positions = [i for i in range(len(text)) if (i // a.window) % a.window_step == 0]
+        tname += f", every {a.window_step}th window of {a.window}"
     res = {}
     for n in [int(x) for x in a.orders.split(",")]:
         t0 = time.time()
         m = WittenBell(train, n)
-        bpc = m.bits_per_char(text)
+        bpc = m.bits_per_char(text, positions)
         res[n] = bpc
         print(f"Witten-Bell interpolated char {n}-gram: {bpc:.4f} bits/char on {tname} "
-              f"({len(text)} chars; train {len(train)} chars; {time.time() - t0:.1f} s)", flush=True)
+              f"({len(text) if positions is None else len(positions)} chars; train {len(train)} chars; {time.time() - t0:.1f} s)", flush=True)
     if a.record:
         p = os.path.join(ROOT, "models", "kjv-char", "eval_results.json")
         ev = json.load(open(p)) if os.path.exists(p) else {}
         for n, bpc in res.items():
             ev[f"ngram{n}_{tname}"] = {"name": f"char {n}-gram, interpolated Witten-Bell",
-                                      "text": tname, "bpc": bpc, "se_bpc": None, "chars": len(text),
+                                      "text": tname, "bpc": bpc, "se_bpc": None,
+                                      "chars": len(text) if positions is None else len(positions),
                                       "notes": "exact (no sampling); causal left-to-right"}
         json.dump(ev, open(p, "w"), indent=2)
 

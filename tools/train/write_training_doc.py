@@ -130,16 +130,30 @@ def main(model_dir=None):
             e = ev[k]
             se = f"{e['se_bpc']:.4f}" if e.get("se_bpc") is not None else "-"
             w(f"| {e['name']} | {e['text']} | {e['bpc']:.4f} | {se} | {e.get('notes', '')} |")
+    sp = os.path.join(model_dir, "samples.json")
+    if os.path.exists(sp):
+        smp = json.load(open(sp, encoding="utf-8"))
+        st = smp["settings"]
+        w("")
+        w(f"Samples (`tools/train/sample.py`: LLaDA `generate()`, gen_length {st['gen_length']}, "
+          f"steps {st['steps']}, block_length {st['block_length']}, temperature "
+          f"{st['temperature']}, low-confidence remasking; prompt shown before the `|`):\n")
+        w("```")
+        for x in smp["samples"]:
+            w(x["prompt"] + "|" + x["text"][len(x["prompt"]):].replace("\n", "\\n"))
+        w("```")
     w("")
     w("![training loss](images/training_loss.png)\n")
     w("Per-step values are in `models/kjv-char/training_log.csv` (step, characters seen, lr, "
       "train loss, held-out loss, elapsed seconds); the run summary is "
       "`models/kjv-char/training_summary.json`.\n")
     w("## Reproducing the evaluation numbers\n")
-    w("```\n/usr/bin/python3 tools/train/eval_elbo.py --heldout --record   "
+    w("```\n/usr/bin/python3 tools/train/eval_elbo.py --heldout --window-step 8 --mc-num 32 --record   "
       "# MC NELBO, LLaDA get_log_likelihood estimator\n"
-      "/usr/bin/python3 tools/train/ngram.py --record                 "
+      "/usr/bin/python3 tools/train/ngram.py --record [--window-step 8] "
       "# Witten-Bell char n-grams, n = 3 and 5\n"
+      "/usr/bin/python3 tools/train/sample.py --record                "
+      "# generation samples\n"
       "/usr/bin/python3 tools/train/write_training_doc.py             # re-render this page\n```\n")
     with open(os.path.join(ROOT, "docs", "training.md"), "w") as f:
         f.write("\n".join(L))

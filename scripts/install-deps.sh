@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the build and test dependencies from Debian 12's apt (idempotent: only missing
+# packages are installed, and apt-get update runs only when something is missing).
+set -euo pipefail
+packages=(cmake g++ ninja-build libxtensor-dev libxsimd-dev xtl-dev doctest-dev libbenchmark-dev
+          nlohmann-json3-dev)
+packages+=("$@")
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
