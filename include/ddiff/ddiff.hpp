@@ -12,3 +12,7 @@
 #include "ddiff/process/absorbing.hpp"
 #include "ddiff/process/uniform.hpp"
 #include "ddiff/schedule/all.hpp"
+#include "ddiff/decoder/decoder.hpp"
+#include "ddiff/remask/scores.hpp"
+#include "ddiff/sampler/count_rules.hpp"
+#include "ddiff/sampler/per_position.hpp"

@@ -62,8 +62,8 @@ static_assert(!forward_process<schedule::log_linear>);
 
 static_assert(remasking_strategy<my_remask>);
 static_assert(!remasking_strategy<remask_wrong_tag>);
-static_assert(sampler_for<my_sampler, some_context>);
-static_assert(!sampler_for<my_remask, some_context>);
+static_assert(sampler_policy_for<my_sampler, some_context>);
+static_assert(!sampler_policy_for<my_remask, some_context>);
 
 static_assert(denoiser<oracle::absorbing_markov_oracle>);
 static_assert(denoiser<oracle::uniform_markov_oracle>);

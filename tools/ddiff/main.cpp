@@ -14,59 +14,84 @@
 namespace {
 using namespace ddiff;
 
-using any_schedule = std::variant<schedule::log_linear, schedule::mdlm_cosine, schedule::mdlm_cosine_squared,
-                                  schedule::duo_cosine, schedule::geometric, schedule::linear_sigma>;
+// The schedule chosen on the command line. The CLI is the one place where strings become
+// types; a schedule is called twice per step, so one visit per call costs nothing, while
+// a third nested variant would multiply the decoder instantiations by six.
+struct cli_schedule {
+    using schedule_concept = schedule_tag;
+    std::variant<schedule::log_linear, schedule::mdlm_cosine, schedule::mdlm_cosine_squared, schedule::duo_cosine,
+                 schedule::geometric, schedule::linear_sigma>
+        s;
+    double alpha(double t) const {
+        return std::visit([t](const auto& x) { return x.alpha(t); }, s);
+    }
+    double alpha_prime(double t) const {
+        return std::visit([t](const auto& x) { return x.alpha_prime(t); }, s);
+    }
+};
 const std::vector<std::string> schedule_names = {"log_linear", "mdlm_cosine", "mdlm_cosine_squared",
                                                  "duo_cosine", "geometric", "linear_sigma"};
-
-any_schedule make_schedule(const std::string& name) {
-    if (name == "mdlm_cosine") return schedule::mdlm_cosine{};
-    if (name == "mdlm_cosine_squared") return schedule::mdlm_cosine_squared{};
-    if (name == "duo_cosine") return schedule::duo_cosine{};
-    if (name == "geometric") return schedule::geometric{};
-    if (name == "linear_sigma") return schedule::linear_sigma{};
-    return schedule::log_linear{};
+cli_schedule make_schedule(const std::string& name) {
+    if (name == "mdlm_cosine") return {schedule::mdlm_cosine{}};
+    if (name == "mdlm_cosine_squared") return {schedule::mdlm_cosine_squared{}};
+    if (name == "duo_cosine") return {schedule::duo_cosine{}};
+    if (name == "geometric") return {schedule::geometric{}};
+    if (name == "linear_sigma") return {schedule::linear_sigma{}};
+    return {schedule::log_linear{}};
 }
 
-// MDLM ancestral sampling with the exact oracle: from t to s each masked position is
-// revealed with probability (alpha_s - alpha_t) / (1 - alpha_t), its token drawn from the
-// oracle's p(x_0^i | x_t); the last step reveals everything left.
-template <class Schedule, class Observer>
-sequence decode_with_oracle(const oracle::absorbing_markov_oracle& o, const Schedule& sched, sequence canvas,
-                            std::uint32_t steps, const counter_rng& g, std::size_t& nfe, Observer&& observe) {
-    const token_id mask = o.mask_id();
-    const std::size_t L = canvas.size();
-    xt::xtensor<double, 2> post;
-    for (std::uint32_t j = 0; j < steps; ++j) {
-        const double t = 1.0 - double(j) / steps, s = 1.0 - double(j + 1) / steps;
-        const double a_t = sched.alpha(t), a_s = sched.alpha(s);
-        bool any_masked = false;
-        for (auto v : canvas) any_masked |= v == mask;
-        if (!any_masked) break;
-        o.posterior(std::span<const token_id>(canvas.data(), L), a_t, post);
-        ++nfe;
-        const double reveal = j + 1 == steps ? 1.0 : (a_s - a_t) / (1.0 - a_t);
-        for (std::size_t i = 0; i < L; ++i) {
-            if (canvas(i) != mask) continue;
-            if (g.uniform({streams::transfer, j, std::uint32_t(i)}) >= reveal) continue;
-            canvas(i) = token_id(sample_categorical(std::span<const double>(&post(i, 0), o.data_states()), g,
-                                                    {streams::token, j, std::uint32_t(i)}));
-        }
-        observe(j, canvas);
-    }
-    return canvas;
+using any_remask = std::variant<remask::low_confidence, remask::random, remask::confidence, remask::margin,
+                                remask::entropy>;
+const std::vector<std::string> remask_names = {"low_confidence", "random", "confidence", "margin", "entropy"};
+any_remask make_remask(const std::string& n) {
+    if (n == "random") return remask::random{};
+    if (n == "confidence") return remask::confidence{};
+    if (n == "margin") return remask::margin{};
+    if (n == "entropy") return remask::entropy{};
+    return remask::low_confidence{};
+}
+
+using any_sampler = std::variant<sampler::top_k, sampler::dream_count, sampler::schedule_count, sampler::ancestral,
+                                 sampler::threshold, sampler::factor, sampler::entropy_bounded,
+                                 sampler::first_hitting>;
+const std::vector<std::string> sampler_names = {"top_k", "dream", "schedule", "schedule_binomial", "ancestral",
+                                                "threshold", "factor", "eb", "first_hitting"};
+any_sampler make_sampler(const std::string& n, const cli::options& opt) {
+    if (n == "dream") return sampler::dream_count{};
+    if (n == "schedule") return sampler::schedule_count{false};
+    if (n == "schedule_binomial") return sampler::schedule_count{true};
+    if (n == "ancestral") return sampler::ancestral{};
+    if (n == "threshold") return sampler::threshold{opt.number("threshold", 0.0, 1.0)};
+    if (n == "factor") return sampler::factor{opt.number("factor", 1e-9, 1e9)};
+    if (n == "eb") return sampler::entropy_bounded{opt.number("gamma", 0.0, 1e9)};
+    if (n == "first_hitting") return sampler::first_hitting{};
+    return sampler::top_k{};
 }
 
 int generate(int argc, char** argv) {
     cli::options opt("ddiff generate",
                      "Generate text by discrete diffusion: start from a fully masked canvas and reveal tokens\n"
-                     "over a number of steps. The model is the exact Markov-chain oracle fitted to a text.",
+                     "over a number of steps. The model is the exact Markov-chain oracle fitted to a text.\n"
+                     "Every sample uses seed + its index.",
                      {{"model", "SPEC", "markov", "markov (built-in Genesis 1 text) or markov:FILE (fit to FILE)"},
                       {"length", "N", "64", "number of positions to generate"},
                       {"steps", "N", "64", "number of denoising steps"},
                       {"schedule", "NAME", "log_linear", "noise schedule: log_linear, mdlm_cosine, "
                                                          "mdlm_cosine_squared, duo_cosine, geometric, linear_sigma"},
                       {"smoothing", "K", "0.1", "add-k smoothing of the bigram counts"},
+                      {"remask", "NAME", "low_confidence", "remasking score: low_confidence, random, confidence, "
+                                                           "margin, entropy"},
+                      {"sampler", "NAME", "top_k", "step rule: top_k (LLaDA), dream, schedule, schedule_binomial, "
+                                                   "ancestral, threshold, factor, eb, first_hitting"},
+                      {"block-length", "N", "0", "semi-autoregressive block length (0 = one block)"},
+                      {"temperature", "T", "1", "sampling temperature (0 = greedy)"},
+                      {"top-k", "K", "0", "keep the K most likely tokens (0 = off)"},
+                      {"top-p", "P", "1", "nucleus filter (1 = off)"},
+                      {"cfg-scale", "W", "0", "LLaDA unsupervised classifier-free guidance weight"},
+                      {"threshold", "TAU", "0.9", "confidence threshold of --sampler threshold"},
+                      {"factor", "F", "1", "factor of --sampler factor"},
+                      {"gamma", "G", "0.001", "entropy bound of --sampler eb"},
+                      {"threads", "N", "1", "worker threads (the output does not depend on it)"},
                       {"prompt", "TEXT", "", "text the output starts with (kept fixed)"},
                       {"seed", "N", "0", "random seed: the same seed gives the same output"},
                       {"num-samples", "N", "1", "number of samples, one per line"},
@@ -83,7 +108,7 @@ int generate(int argc, char** argv) {
     const auto seed = std::uint64_t(opt.integer("seed", 0, INT64_MAX));
     const auto samples = std::size_t(opt.integer("num-samples", 1, 1 << 24));
     const double k = opt.number("smoothing", 1e-12, 1e12);
-    const auto sched = make_schedule(opt.choice("schedule", schedule_names));
+    const cli_schedule sched = make_schedule(opt.choice("schedule", schedule_names));
 
     oracle::text_chain tc = [&] {
         if (model == "markov") return oracle::fit_text(cli::default_text, k);
@@ -91,34 +116,47 @@ int generate(int argc, char** argv) {
         throw cli::usage_error("ddiff generate: --model = '" + model +
                                "', expected 'markov' or 'markov:FILE' (transformer checkpoints are not supported yet)");
     }();
-    const oracle::absorbing_markov_oracle o(tc.chain);
+    oracle::absorbing_markov_oracle o(tc.chain);
     const sequence prompt = tc.encode(opt.str("prompt"));
     const bool ids = opt.flag("print-ids"), trace = opt.flag("trace");
+    generate_options go;
+    go.gen_length = length;
+    go.steps = steps;
+    go.block_length = std::size_t(opt.integer("block-length", 0, 1 << 20));
+    go.temperature = opt.number("temperature", 0.0, 1e6);
+    go.top_k = std::size_t(opt.integer("top-k", 0, 1 << 30));
+    go.top_p = opt.number("top-p", 1e-9, 1.0);
+    go.cfg_scale = opt.number("cfg-scale", 0.0, 1e6);
+    go.threads = unsigned(opt.integer("threads", 1, 256));
 
-    auto show = [&](const sequence& x, std::ostream& os) {
+    auto show = [&](std::span<const token_id> x, std::ostream& os) {
         for (std::size_t i = 0; i < x.size(); ++i) {
-            if (ids) os << (i ? " " : "") << x(i);
-            else os << (x(i) == o.mask_id() ? '_' : tc.decode(x(i)));
+            if (ids) os << (i ? " " : "") << x[i];
+            else os << (x[i] == o.mask_id() ? '_' : tc.decode(x[i]));
         }
         os << '\n';
     };
     std::size_t nfe = 0;
     const auto start = std::chrono::steady_clock::now();
-    for (std::size_t r = 0; r < samples; ++r) {
-        sequence canvas = xt::zeros<token_id>({prompt.size() + length});
-        for (std::size_t i = 0; i < canvas.size(); ++i) canvas(i) = i < prompt.size() ? prompt(i) : o.mask_id();
-        const sequence out = std::visit(
-            [&](const auto& s) {
-                return decode_with_oracle(o, s, canvas, steps, counter_rng(seed, r), nfe,
-                                          [&](std::uint32_t j, const sequence& c) {
-                                              if (!trace) return;
-                                              std::cerr << "step " << j + 1 << "/" << steps << " ";
-                                              show(c, std::cerr);
-                                          });
-            },
-            sched);
-        show(out, std::cout);
-    }
+    auto run = [&](auto remask_policy, auto sampler_policy) {
+        using model_t = oracle::absorbing_markov_oracle;
+        decoder<model_t, cli_schedule, decltype(remask_policy), decltype(sampler_policy)> dec(o, sched, remask_policy,
+                                                                                               sampler_policy);
+        for (std::size_t r = 0; r < samples; ++r) {
+            go.seed = seed + r;
+            const auto res = dec.generate(prompt, go, [&](const step_record& rec) {
+                if (!trace) return;
+                std::cerr << "step " << rec.step + 1 << " ";
+                show(std::span<const token_id>(rec.canvas->data() + rec.row * rec.canvas->shape(1),
+                                               rec.canvas->shape(1)),
+                     std::cerr);
+            });
+            nfe += res.nfe;
+            show(std::span<const token_id>(res.tokens.data(), res.tokens.shape(1)), std::cout);
+        }
+    };
+    std::visit(run, make_remask(opt.choice("remask", remask_names)),
+               make_sampler(opt.choice("sampler", sampler_names), opt));
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cerr << "ddiff: " << samples << " sample(s), " << nfe << " model calls, " << secs << " s\n";
     return 0;

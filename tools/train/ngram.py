@@ -25,6 +25,7 @@ from collections import Counter, defaultdict
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 import kjv_data  # noqa: E402
 

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
 sys.path.insert(0, HERE)
 import llada  # noqa: E402
@@ -160,7 +161,7 @@ def main():
             w = csv.writer(f)
             w.writerow(rows[0])
             for r in rows[1:]:
-                if int(r[0]) < start_step:
+                if int(r[0]) <= start_step:
                     w.writerow(r)
     else:
         with open(log_path, "w", newline="") as f:

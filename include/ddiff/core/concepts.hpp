@@ -56,6 +56,8 @@ struct position_view {
     std::size_t position = 0;              // index in the canvas
     std::span<const double> probs;         // (vocab) p~: the distribution x^ was drawn from
     token_id token = 0;                    // x^: the proposed token
+    std::span<const double> logits = {};   // (vocab) raw logits (after EOS suppression / CFG)
+    double log_z = 0.0;                    // logsumexp of the raw logits
 };
 
 struct step_info {
@@ -75,11 +77,11 @@ concept remasking_strategy = std::derived_from<typename R::remask_concept, remas
 // Context is the decoder's step state (decoder/context.hpp); the concept only asks for the
 // hook, so a sampler is checked against the context type it will run with.
 template <class S, class Context>
-concept sampler_for = std::derived_from<typename S::sampler_concept, sampler_tag> &&
+concept sampler_policy_for = std::derived_from<typename S::sampler_concept, sampler_tag> &&
     requires(S& s, Context& c) { s.step(c); };
 
 template <class S>
-concept sampler = std::derived_from<typename S::sampler_concept, sampler_tag>;
+concept sampler_policy = std::derived_from<typename S::sampler_concept, sampler_tag>;
 
 // ---- denoiser: logits of p(x_0 | x_t) for every position of a batch ----
 // denoise(x, alpha, out): x (batch, len) token ids at noise level alpha[b] (probability clean;

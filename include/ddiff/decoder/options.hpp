@@ -1,0 +1,44 @@
+// Run-time options of a decoder and the per-step record its observers receive.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "ddiff/core/types.hpp"
+
+namespace ddiff {
+
+struct generate_options {
+    std::size_t gen_length = 128;   // masked positions appended after the prompt (generate)
+    std::uint32_t steps = 128;      // total planned steps (a multiple of the number of blocks)
+    std::size_t block_length = 0;   // semi-autoregressive block length; 0 = one block
+    double temperature = 0.0;       // 0 = greedy proposals
+    std::size_t top_k = 0;          // 0 = no top-k filter
+    double top_p = 1.0;             // 1 = no nucleus filter
+    double cfg_scale = 0.0;         // LLaDA unsupervised CFG weight w (0 = off)
+    std::uint64_t seed = 0;
+    unsigned threads = 1;           // worker threads for the per-position work (output does not depend on it)
+    bool suppress_eos = false;      // LLaDA logits_eos_inf: EOS logits set to -inf
+    bool eos_confidence_last = false;  // LLaDA confidence_eos_eot_inf: EOS/EoT proposals scored -inf
+    std::vector<token_id> eos_ids;  // the EOS (and EoT) ids the two options act on
+    std::size_t max_steps_per_block = 0;  // adaptive samplers: cap (0 = block length)
+};
+
+// One decoder step, as observers see it.
+struct step_record {
+    std::uint32_t step = 0;          // global step index
+    std::size_t block = 0;           // block index
+    std::size_t row = 0;             // batch row
+    std::vector<std::size_t> committed;  // positions committed at this step
+    const token_batch* canvas = nullptr; // the whole batch after the step
+};
+
+// What a decode returns.
+struct generate_result {
+    token_batch tokens;        // (batch, len) the final canvas, prompt included
+    std::size_t nfe = 0;       // model calls (a CFG step counts two)
+    std::size_t steps = 0;     // decoder steps run
+};
+
+}  // namespace ddiff

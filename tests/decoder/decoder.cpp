@@ -1,0 +1,261 @@
+// Tests for remask/, sampler/ and decoder/: hand-computed scores and counts, exactness
+// against the oracle's true distribution, determinism, blocks, infilling, EOS handling, errors.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "../support/stats.hpp"
+#include "../support/tolerance.hpp"
+#include "ddiff/ddiff.hpp"
+
+using namespace ddiff;
+
+namespace {
+// A fixed 3-state chain with every transition possible.
+oracle::markov_chain small_chain() {
+    xt::xtensor<double, 1> init = {0.5, 0.3, 0.2};
+    xt::xtensor<double, 2> P = {{0.6, 0.3, 0.1}, {0.2, 0.5, 0.3}, {0.3, 0.3, 0.4}};
+    return oracle::markov_chain(init, P);
+}
+
+// Samples n sequences of length L from a decoder at temperature 1 and compares the histogram
+// over all 3^L sequences with the chain's exact probabilities (chi-square, p = 0.001).
+template <class Dec>
+void check_exact(Dec& dec, const oracle::markov_chain& chain, std::size_t L, std::uint32_t steps, std::size_t n) {
+    std::size_t cells = 1;
+    for (std::size_t i = 0; i < L; ++i) cells *= 3;
+    std::vector<double> p(cells);
+    std::vector<token_id> s(L);
+    for (std::size_t code = 0; code < cells; ++code) {
+        std::size_t c = code;
+        for (std::size_t i = 0; i < L; ++i, c /= 3) s[i] = token_id(c % 3);
+        p[code] = std::exp(chain.log_likelihood(s));
+    }
+    std::vector<std::size_t> counts(cells, 0);
+    generate_options o;
+    o.gen_length = L;
+    o.steps = steps;
+    o.temperature = 1.0;
+    for (std::size_t r = 0; r < n; ++r) {
+        o.seed = r;
+        const auto res = dec.generate(sequence{}, o);
+        std::size_t code = 0, mul = 1;
+        for (std::size_t i = 0; i < L; ++i, mul *= 3) code += std::size_t(res.tokens(0, i)) * mul;
+        ++counts[code];
+    }
+    CHECK(test::chi_square(counts, p, n) < test::chi_square_critical(double(cells - 1)));
+}
+}  // namespace
+
+TEST_CASE("LLaDA's split: 10 over 4 steps is 3, 3, 2, 2; Dream's count can be 0 and ends with all") {
+    CHECK(sampler::llada_split(10, 4) == std::vector<std::size_t>{3, 3, 2, 2});
+    CHECK(sampler::llada_split(3, 5) == std::vector<std::size_t>{1, 1, 1, 0, 0});
+    CHECK(sampler::llada_split(8, 2) == std::vector<std::size_t>{4, 4});
+    // Dream, eps 1e-3, 4 steps, M = 10 still masked at each step:
+    // j=0: t=1, s=0.75025: floor(10 * 0.24975) = 2; the last step returns all.
+    CHECK(sampler::dream_count::count(10, 0, 4, 1e-3) == 2);
+    CHECK(sampler::dream_count::count(1, 0, 4, 1e-3) == 0);
+    CHECK(sampler::dream_count::count(7, 3, 4, 1e-3) == 7);
+    CHECK_THROWS_AS(sampler::llada_split(4, 0), invalid_argument);
+}
+
+TEST_CASE("scores on hand-computed distributions") {
+    const std::vector<double> p = {0.5, 0.3, 0.2};
+    const std::vector<double> l = {std::log(2.0), 0.0, 0.0};  // softmax = 0.5, 0.25, 0.25
+    const double log_z = std::log(4.0);
+    const position_view v{3, p, 1, l, log_z};
+    const step_info s{};
+    const counter_rng g(0);
+    CHECK(remask::low_confidence{}.score(v, s, g) == doctest::Approx(0.25));
+    CHECK(remask::confidence{}.score(v, s, g) == doctest::Approx(0.3));
+    CHECK(remask::margin{}.score(v, s, g) == doctest::Approx(0.2));
+    const double negent = 0.5 * std::log(0.5 + 1e-10) + 0.3 * std::log(0.3 + 1e-10) + 0.2 * std::log(0.2 + 1e-10);
+    CHECK(remask::entropy{}.score(v, s, g) == doctest::Approx(negent).epsilon(1e-12));
+    const double r = remask::random{}.score(v, s, g);
+    CHECK(r == g.uniform({streams::remask, 0, 3}));
+    // A sharper distribution is more certain under entropy (Dream's sign).
+    const std::vector<double> sharp = {0.9, 0.05, 0.05};
+    CHECK(remask::entropy{}.score({0, sharp, 0}, s, g) > remask::entropy{}.score(v, s, g));
+}
+
+TEST_CASE("threshold, factor and EB rules on hand-computed candidates") {
+    std::vector<token_id> canvas(6, 9);
+    std::vector<sampler::candidate> cs = {
+        {0, 1, 0.95, 0.95, 0.1}, {1, 2, 0.5, 0.5, 1.0}, {2, 3, 0.92, 0.92, 0.2}, {3, 4, 0.7, 0.7, 0.6}};
+    const counter_rng g(0);
+    auto ctx = [&](std::vector<sampler::candidate>& c) {
+        std::fill(canvas.begin(), canvas.end(), 9);
+        return sampler::step_context{canvas, c, 9, 0, 0, 4, 4, 1.0, 0.75, 0.0, 0.25, nullptr, &g};
+    };
+    {
+        auto c = ctx(cs);
+        sampler::threshold{0.9}.step(c);  // 0.95 (top-1) and 0.92
+        CHECK(canvas == std::vector<token_id>{1, 9, 3, 9, 9, 9});
+    }
+    {
+        auto c = ctx(cs);
+        sampler::threshold{0.99}.step(c);  // only the top-1
+        CHECK(canvas == std::vector<token_id>{1, 9, 9, 9, 9, 9});
+    }
+    {
+        // factor f = 1: sorted 0.95, 0.92, 0.7, 0.5 against 1 - 1/(n+1) = 0.5, 0.667, 0.75, 0.8:
+        // 0.95 >= 0.5, 0.92 >= 0.667, 0.7 < 0.75 -> n = 2.
+        auto c = ctx(cs);
+        sampler::factor{1.0}.step(c);
+        CHECK(canvas == std::vector<token_id>{1, 9, 3, 9, 9, 9});
+    }
+    {
+        // EB, gamma = 0.25: by score H = 0.1, 0.2, 0.6, 1.0; sums minus max: 0, 0.1, 0.3 > 0.25 -> k = 2.
+        auto c = ctx(cs);
+        sampler::entropy_bounded{0.25}.step(c);
+        CHECK(canvas == std::vector<token_id>{1, 9, 3, 9, 9, 9});
+        auto c2 = ctx(cs);
+        sampler::entropy_bounded{0.0}.step(c2);  // gamma 0 with positive entropies: one per step
+        CHECK(c2.committed == 1);
+    }
+}
+
+TEST_CASE("exact samplers reproduce the chain's distribution (chi-square over all 3^4 sequences)") {
+    const auto chain = small_chain();
+    oracle::absorbing_markov_oracle model(chain);
+    const std::size_t L = 4, n = 20000;
+    SUBCASE("LLaDA top-k with random remasking, one token per step") {
+        decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::random, sampler::top_k> d(model);
+        check_exact(d, chain, L, 4, n);
+    }
+    SUBCASE("first-hitting sampler") {
+        decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::random, sampler::first_hitting> d(model);
+        check_exact(d, chain, L, 1, n);
+    }
+    SUBCASE("schedule-driven counts with steps = length") {
+        decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::random, sampler::schedule_count> d(model);
+        check_exact(d, chain, L, 4, n);
+    }
+}
+
+TEST_CASE("parallel decoding is not exact: committing all positions at once is the product of marginals") {
+    // One step commits all 4 positions independently from their marginals; the chi-square
+    // against the joint must be far beyond the critical value (the factorisation error).
+    const auto chain = small_chain();
+    oracle::absorbing_markov_oracle model(chain);
+    decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::random, sampler::top_k> d(model);
+    const std::size_t L = 4, n = 20000;
+    std::vector<double> p(81);
+    std::vector<std::size_t> counts(81, 0);
+    for (std::size_t code = 0; code < 81; ++code) {
+        std::vector<token_id> s = {token_id(code % 3), token_id(code / 3 % 3), token_id(code / 9 % 3), token_id(code / 27)};
+        p[code] = std::exp(chain.log_likelihood(s));
+    }
+    generate_options o;
+    o.gen_length = L;
+    o.steps = 1;
+    o.temperature = 1.0;
+    for (std::size_t r = 0; r < n; ++r) {
+        o.seed = r;
+        const auto res = d.generate(sequence{}, o);
+        ++counts[std::size_t(res.tokens(0, 0) + 3 * res.tokens(0, 1) + 9 * res.tokens(0, 2) + 27 * res.tokens(0, 3))];
+    }
+    CHECK(test::chi_square(counts, p, n) > 10 * test::chi_square_critical(80.0));
+}
+
+TEST_CASE("the same seed gives identical output with 1 and 2 threads; temperature 0 is deterministic") {
+    const auto tc = oracle::fit_text("In the beginning God created the heaven and the earth.");
+    oracle::absorbing_markov_oracle model(tc.chain);
+    decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::low_confidence, sampler::top_k> d(model);
+    generate_options o;
+    o.gen_length = 48;
+    o.steps = 12;
+    o.block_length = 16;
+    o.temperature = 0.8;
+    o.seed = 42;
+    o.threads = 1;
+    const auto one = d.generate(tc.encode("In"), o);
+    o.threads = 2;
+    const auto two = d.generate(tc.encode("In"), o);
+    CHECK(one.tokens == two.tokens);
+    o.temperature = 0.0;
+    o.seed = 1;
+    const auto g1 = d.generate(tc.encode("In"), o);
+    o.seed = 2;
+    const auto g2 = d.generate(tc.encode("In"), o);
+    CHECK(g1.tokens == g2.tokens);
+    CHECK(g1.nfe == 12);
+}
+
+TEST_CASE("blocks never commit outside the current block; infilling keeps every fixed position") {
+    const auto tc = oracle::fit_text("abracadabra, said the magician to the rabbit.");
+    oracle::absorbing_markov_oracle model(tc.chain);
+    decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::confidence, sampler::top_k> d(model);
+    generate_options o;
+    o.gen_length = 24;
+    o.steps = 12;
+    o.block_length = 8;
+    o.temperature = 1.0;
+    std::size_t records = 0;
+    d.generate(tc.encode("ab"), o, [&](const step_record& r) {
+        ++records;
+        const std::size_t lo = 2 + r.block * 8, hi = lo + 8;
+        for (auto p : r.committed) {
+            CHECK(p >= lo);
+            CHECK(p < hi);
+        }
+    });
+    CHECK(records == 12);
+
+    token_batch canvas = xt::zeros<token_id>({std::size_t{2}, std::size_t{12}});
+    const token_id m = model.mask_id();
+    for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t i = 0; i < 12; ++i) canvas(b, i) = (i % 3 == 1) ? m : token_id((i + b) % 4);
+    o.block_length = 0;
+    o.steps = 4;
+    const auto res = d.infill(canvas, o);
+    for (std::size_t b = 0; b < 2; ++b)
+        for (std::size_t i = 0; i < 12; ++i) {
+            if (canvas(b, i) != m) CHECK(res.tokens(b, i) == canvas(b, i));
+            CHECK(res.tokens(b, i) != m);
+        }
+}
+
+TEST_CASE("EOS suppression never emits EOS; EOS confidence -inf commits it last") {
+    const auto tc = oracle::fit_text("aaaaaaaaaaaaaaaaaab");  // 'a' dominates
+    oracle::absorbing_markov_oracle model(tc.chain);
+    decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::low_confidence, sampler::top_k> d(model);
+    generate_options o;
+    o.gen_length = 32;
+    o.steps = 8;
+    o.temperature = 1.0;
+    o.eos_ids = {tc.encode('a')};
+    o.suppress_eos = true;
+    for (std::uint64_t seed = 0; seed < 5; ++seed) {
+        o.seed = seed;
+        const auto res = d.generate(sequence{}, o);
+        for (auto v : res.tokens) CHECK(v != tc.encode('a'));
+    }
+}
+
+TEST_CASE("impossible parameters are typed errors naming the parameter") {
+    const auto tc = oracle::fit_text("some text here");
+    oracle::absorbing_markov_oracle model(tc.chain);
+    decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::low_confidence, sampler::top_k> d(model);
+    generate_options o;
+    o.gen_length = 10;
+    o.steps = 0;
+    CHECK_THROWS_WITH_AS(d.generate(sequence{}, o), doctest::Contains("steps = 0"), invalid_argument);
+    o.steps = 4;
+    o.block_length = 3;
+    CHECK_THROWS_WITH_AS(d.generate(sequence{}, o), doctest::Contains("block_length = 3 does not divide"),
+                         invalid_argument);
+    o.block_length = 5;
+    o.steps = 3;
+    CHECK_THROWS_WITH_AS(d.generate(sequence{}, o), doctest::Contains("not a multiple of the 2 blocks"),
+                         invalid_argument);
+    o.steps = 4;
+    o.temperature = -1;
+    CHECK_THROWS_AS(d.generate(sequence{}, o), invalid_argument);
+    o.temperature = 0;
+    o.gen_length = 0;
+    CHECK_THROWS_AS(d.generate(sequence{}, o), invalid_argument);
+}
