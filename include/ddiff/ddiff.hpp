@@ -16,3 +16,7 @@
 #include "ddiff/remask/scores.hpp"
 #include "ddiff/sampler/count_rules.hpp"
 #include "ddiff/sampler/per_position.hpp"
+#include "ddiff/remask/maskgit.hpp"
+#include "ddiff/sampler/parallel.hpp"
+#include "ddiff/sampler/remdm.hpp"
+#include "ddiff/sampler/score_based.hpp"

@@ -259,3 +259,173 @@ TEST_CASE("impossible parameters are typed errors naming the parameter") {
     o.gen_length = 0;
     CHECK_THROWS_AS(d.generate(sequence{}, o), invalid_argument);
 }
+
+TEST_CASE("MaskGIT keeps floor(N0 gamma(r)) masked, at least one, and fills everything at the end") {
+    std::vector<token_id> canvas(10, 9);
+    std::vector<sampler::candidate> cs;
+    for (std::size_t i = 0; i < 10; ++i) cs.push_back({i, 1, double(i), 0.5, 0.1});
+    const counter_rng g(0);
+    // cosine: gamma(0.25) = cos(pi / 8) = 0.924 -> mask_len 9 -> commit 1.
+    const double a_s = 1.0 - std::cos(schedule::pi / 8.0);
+    sampler::step_context c{canvas, cs, 9, 0, 0, 4, 10, 1.0, 0.75, 0.0, a_s, nullptr, &g};
+    sampler::maskgit{}.step(c);
+    CHECK(c.committed == 1);
+    CHECK(canvas[9] == 1);  // the best score
+    // Late: gamma tiny -> mask_len clamps up to 1.
+    sampler::step_context late{canvas, cs, 9, 0, 2, 4, 10, 0.5, 0.25, 0.0, 1.0 - 1e-6, nullptr, &g};
+    sampler::maskgit{}.step(late);
+    CHECK(late.committed == 9);
+    sampler::step_context last{canvas, cs, 9, 0, 3, 4, 10, 0.25, 0.0, 0.0, 1.0, nullptr, &g};
+    sampler::maskgit{}.step(last);
+    CHECK(last.committed == 10);
+}
+
+TEST_CASE("dInfer threshold and hierarchical rules (hand-computed)") {
+    std::vector<token_id> canvas(8, 9);
+    const counter_rng g(0);
+    // positions 0,1,2 | 4,5 | 7 with confidences
+    std::vector<sampler::candidate> cs = {{0, 1, 0, 0.30}, {1, 1, 0, 0.50}, {2, 1, 0, 0.50},
+                                          {4, 1, 0, 0.35}, {5, 1, 0, 0.20}, {7, 1, 0, 0.95}};
+    auto fresh = [&] {
+        std::fill(canvas.begin(), canvas.end(), 9);
+        return sampler::step_context{canvas, cs, 9, 0, 0, 1, 6, 1.0, 0.0, 0.0, 1.0, nullptr, &g};
+    };
+    {
+        auto c = fresh();
+        sampler::dinfer_threshold{0.9}.step(c);  // only 0.95 >= min(0.9, 0.95 - 1e-5)
+        CHECK(canvas == std::vector<token_id>{9, 9, 9, 9, 9, 9, 9, 1});
+    }
+    {
+        auto c = fresh();
+        sampler::dinfer_threshold{0.99}.step(c);  // tau_eff = 0.95 - 1e-5: still the best
+        CHECK(c.committed == 1);
+    }
+    {
+        // runs: {0,1,2} max 0.5 (tied at 1 and 2) > 0.4 -> 1, 2; {4,5} max 0.35 < 0.4 -> none;
+        // {7} 0.95 -> 7 (also > tau and the global best).
+        auto c = fresh();
+        sampler::dinfer_hierarchical{0.9, 0.4}.step(c);
+        CHECK(canvas == std::vector<token_id>{9, 1, 1, 9, 9, 9, 9, 1});
+    }
+}
+
+TEST_CASE("ReMDM re-masks decoded tokens and reveals masked ones at the posterior rates (5 sd)") {
+    const std::size_t n = 4000;
+    std::vector<token_id> canvas(2 * n, 9);
+    std::vector<sampler::candidate> cs;
+    std::vector<std::size_t> decoded;
+    std::vector<double> conf(2 * n, -std::numeric_limits<double>::infinity());
+    for (std::size_t i = 0; i < n; ++i) cs.push_back({i, 1, 0, 0.5});
+    for (std::size_t i = n; i < 2 * n; ++i) {
+        canvas[i] = 2;
+        decoded.push_back(i);
+        conf[i] = 0.7;
+    }
+    const counter_rng g(17);
+    // alpha_t 0.5, alpha_s 0.6: sigma_max = 0.8; rescale eta 0.5 -> sigma 0.4;
+    // reveal = (0.6 - 0.6 * 0.5) / 0.5 = 0.6.
+    sampler::step_context c{canvas, cs, 9, 3, 1, 4, n, 0.5, 0.4, 0.5, 0.6, nullptr, &g};
+    c.decoded = decoded;
+    c.unmask_confidence = conf;
+    sampler::remdm{sampler::remdm_strategy::rescale, 0.5}.step(c);
+    CHECK(std::abs(double(c.remasked) / n - 0.4) <= test::binomial_bound(0.4, n, 5.0));
+    CHECK(std::abs(double(c.committed) / n - 0.6) <= test::binomial_bound(0.6, n, 5.0));
+    for (std::size_t i = n; i < 2 * n; ++i) CHECK((canvas[i] == 2 || canvas[i] == 9));
+}
+
+TEST_CASE("MDLM's cache: a time-free model is not called again when a step changed nothing") {
+    const auto chain = small_chain();
+    oracle::absorbing_markov_oracle model(chain);
+    decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::random, sampler::ancestral> d(model);
+    generate_options o;
+    o.gen_length = 4;
+    o.steps = 64;
+    o.temperature = 1.0;
+    for (std::uint64_t seed = 0; seed < 10; ++seed) {
+        o.seed = seed;
+        const auto res = d.generate(sequence{}, o);
+        CHECK(res.nfe <= 4);  // one call per change of the canvas, at most one per position
+        CHECK(res.steps <= 64);
+    }
+}
+
+TEST_CASE("alg_temp near 0 selects like top-k; a uniform-noise analytic sampler is exact for one token") {
+    const auto chain = small_chain();
+    {
+        oracle::absorbing_markov_oracle model(chain);
+        decoder<oracle::absorbing_markov_oracle, schedule::log_linear, remask::confidence, sampler::top_k> d(model);
+        generate_options o;
+        o.gen_length = 12;
+        o.steps = 4;
+        o.temperature = 1.0;
+        o.seed = 3;
+        const auto plain = d.generate(sequence{}, o);
+        o.alg_temp = 1e-12;
+        const auto tempered = d.generate(sequence{}, o);
+        CHECK(plain.tokens == tempered.tokens);
+    }
+    {
+        // L = 1 under uniform noise: the analytic (Tweedie) step is the exact reverse, so the
+        // final token follows the chain's initial distribution (chi-square, p = 0.001).
+        oracle::uniform_markov_oracle model(chain);
+        decoder<oracle::uniform_markov_oracle, schedule::log_linear, remask::confidence,
+                sampler::sedd_analytic<noise_kind::uniform>>
+            d(model);
+        generate_options o;
+        o.gen_length = 1;
+        o.steps = 8;
+        o.temperature = 1.0;
+        const std::size_t n = 20000;
+        std::vector<std::size_t> counts(3, 0);
+        for (std::size_t r = 0; r < n; ++r) {
+            o.seed = r;
+            ++counts[std::size_t(d.generate(sequence{}, o).tokens(0, 0))];
+        }
+        const std::vector<double> p = {0.5, 0.3, 0.2};
+        CHECK(test::chi_square(counts, p, n) < test::chi_square_critical(2.0));
+    }
+}
+
+TEST_CASE("every sampler composes with the oracle and fills the canvas") {
+    const auto tc = oracle::fit_text("the quick brown fox jumps over the lazy dog");
+    oracle::absorbing_markov_oracle model(tc.chain);
+    generate_options o;
+    o.gen_length = 16;
+    o.steps = 8;
+    o.block_length = 8;
+    o.temperature = 1.0;
+    auto run = [&](auto dec) {
+        const auto res = dec.generate(tc.encode("the"), o);
+        for (auto v : res.tokens) CHECK(v != model.mask_id());
+        CHECK(res.nfe >= 1);
+    };
+    using M = oracle::absorbing_markov_oracle;
+    using S = schedule::log_linear;
+    run(decoder<M, S, remask::low_confidence, sampler::dream_count>(model));
+    run(decoder<M, S, remask::margin, sampler::schedule_count>(model, {}, {}, {true}));
+    run(decoder<M, S, remask::entropy, sampler::threshold>(model));
+    run(decoder<M, S, remask::confidence, sampler::factor>(model));
+    run(decoder<M, S, remask::confidence, sampler::entropy_bounded>(model));
+    run(decoder<M, S, remask::random, sampler::first_hitting>(model));
+    run(decoder<M, schedule::maskgit, remask::maskgit_gumbel, sampler::maskgit>(model));
+    run(decoder<M, S, remask::confidence, sampler::dinfer_threshold>(model));
+    run(decoder<M, S, remask::confidence, sampler::dinfer_hierarchical>(model));
+    run(decoder<M, S, remask::random, sampler::remdm>(model));
+    run(decoder<M, schedule::remdm_loop, remask::random, sampler::remdm>(model, {}, {}, {sampler::remdm_strategy::loop, 0.02}));
+    run(decoder<M, S, remask::random, sampler::remdm>(model, {}, {}, {sampler::remdm_strategy::conf, 1.0}));
+    run(decoder<M, S, remask::random, sampler::sedd_euler<>>(model));
+    run(decoder<M, S, remask::random, sampler::sedd_analytic<>>(model));
+    std::vector<double> freq(model.vocab_size(), 1.0 / double(model.vocab_size()));
+    run(decoder<M, S, remask::pc_debias, sampler::top_k>(model, {}, remask::pc_debias(freq)));
+    oracle::uniform_markov_oracle umodel(tc.chain);
+    using U = oracle::uniform_markov_oracle;
+    auto urun = [&](auto dec) {
+        const auto res = dec.generate(tc.encode("the"), o);
+        CHECK(res.tokens(0, 0) == tc.encode('t'));
+        CHECK(res.nfe >= 1);
+    };
+    urun(decoder<U, S, remask::confidence, sampler::duo_ancestral>(umodel));
+    urun(decoder<U, S, remask::confidence, sampler::duo_ancestral>(umodel, {}, {}, {true}));
+    urun(decoder<U, S, remask::confidence, sampler::sedd_euler<noise_kind::uniform>>(umodel));
+    urun(decoder<U, S, remask::confidence, sampler::sedd_analytic<noise_kind::uniform>>(umodel));
+}

@@ -61,10 +61,12 @@ struct position_view {
 };
 
 struct step_info {
-    std::uint32_t step = 0;                // 0-based step of the decoder
-    std::uint32_t num_steps = 0;
+    std::uint32_t step = 0;                // 0-based global step of the decoder (keys the draws)
+    std::uint32_t num_steps = 0;           // planned steps of the current block
     double t = 1.0;                        // time before the step
     double s = 0.0;                        // time after the step
+    std::uint32_t step_in_block = 0;       // 0-based step within the current block
+    std::size_t block_begin = 0;           // first position of the current block
 };
 
 template <class R>

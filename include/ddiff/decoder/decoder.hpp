@@ -43,6 +43,19 @@ constexpr bool is_adaptive() {
     else
         return false;
 }
+// Whether the model's output depends on the noise level; if not, a step that changed nothing
+// reuses the last output (MDLM's ddpm_cache). Absorbing models default to time-free.
+template <class M>
+constexpr bool time_conditioned() {
+    if constexpr (requires { M::time_conditioned; })
+        return M::time_conditioned;
+    else
+        return M::noise != noise_kind::absorbing;
+}
+template <class S>
+constexpr bool has_reshape() {
+    return requires(const S& s, std::span<double> p, const sampler::reshape_info& r) { s.reshape(p, r); };
+}
 // Dream-style models: the logit for position i comes from position i - 1.
 template <class M>
 constexpr bool shifts_logits() {
@@ -61,7 +74,7 @@ class decoder {
     static_assert(check_sampler<Sampler>());
     static_assert(sampler_policy_for<Sampler, sampler::step_context>,
                   "ddiff::decoder: the sampler needs `void step(ddiff::sampler::step_context&)`");
-    static_assert(detail::sampler_noise<Sampler>() == Model::noise,
+    static_assert(detail::sampler_noise<Sampler>() == Model::noise || detail::sampler_noise<Sampler>() == noise_kind::hybrid,
                   "ddiff::decoder: the sampler and the model assume different forward processes (a uniform-noise "
                   "sampler needs a uniform-noise model, an absorbing one a model with a mask token)");
     static_assert(Model::noise != noise_kind::absorbing || masked_denoiser<Model>,
@@ -81,7 +94,7 @@ public:
     template <class Observer = no_observer>
     generate_result generate(const sequence& prompt, const generate_options& o, Observer&& observe = {}) {
         token_batch x = xt::zeros<token_id>({std::size_t{1}, prompt.size() + o.gen_length});
-        for (std::size_t i = 0; i < x.shape(1); ++i) x(0, i) = i < prompt.size() ? prompt(i) : model_->mask_id();
+        for (std::size_t i = 0; i < x.shape(1); ++i) x(0, i) = i < prompt.size() ? prompt(i) : mask_token();
         return run(std::move(x), prompt.size(), x.shape(1), o, observe);
     }
 
@@ -91,7 +104,7 @@ public:
         const std::size_t B = prompts.shape(0), P = prompts.shape(1);
         token_batch x = xt::zeros<token_id>({B, P + o.gen_length});
         for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t i = 0; i < x.shape(1); ++i) x(b, i) = i < P ? prompts(b, i) : model_->mask_id();
+            for (std::size_t i = 0; i < x.shape(1); ++i) x(b, i) = i < P ? prompts(b, i) : mask_token();
         return run(std::move(x), P, x.shape(1), o, observe);
     }
 
@@ -99,6 +112,9 @@ public:
     // (if any) tile the whole canvas. gen_length is ignored.
     template <class Observer = no_observer>
     generate_result infill(token_batch canvas, const generate_options& o, Observer&& observe = {}) {
+        static_assert(Model::noise == noise_kind::absorbing,
+                      "ddiff::decoder::infill: infilling marks the positions to regenerate with the mask token, "
+                      "so it needs an absorbing-noise model");
         const std::size_t L = canvas.shape(1);
         return run(std::move(canvas), 0, L, o, observe);
     }
@@ -140,9 +156,21 @@ private:
     template <class Observer>
     generate_result run(token_batch x, std::size_t begin, std::size_t end, const generate_options& o,
                         Observer& observe) {
-        validate(x, begin, end, o);
+        constexpr bool absorbing = Model::noise == noise_kind::absorbing;
         const std::size_t B = x.shape(0), L = x.shape(1), V = model_->vocab_size();
-        const token_id mask = model_->mask_id();
+        const token_id mask = mask_token();
+        if constexpr (!absorbing) {
+            // Uniform noise: the region starts from the prior, uniform random tokens.
+            for (std::size_t b = 0; b < B; ++b) {
+                const counter_rng g(o.seed, b);
+                for (std::size_t i = begin; i < end; ++i) {
+                    const auto v = static_cast<std::size_t>(g.uniform({streams::forward_noise, 0, std::uint32_t(i)}) *
+                                                            static_cast<double>(V));
+                    x(b, i) = static_cast<token_id>(std::min(v, V - 1));
+                }
+            }
+        }
+        validate(x, begin, end, o);
         const std::size_t region = end - begin;
         const std::size_t bl = o.block_length == 0 ? region : o.block_length;
         const std::size_t blocks = region / bl;
@@ -150,17 +178,22 @@ private:
         const std::uint32_t steps_per_block = adaptive ? std::max<std::uint32_t>(1, o.steps / blocks)
                                                        : static_cast<std::uint32_t>(o.steps / blocks);
 
-        // CFG's unconditional input masks the prompt: every position that was given.
+        // Given positions are never changed; CFG's unconditional input masks them.
         xt::xtensor<bool, 2> given = xt::zeros<bool>({B, L});
         for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t i = 0; i < L; ++i) given(b, i) = x(b, i) != mask;
+            for (std::size_t i = 0; i < L; ++i) given(b, i) = absorbing ? x(b, i) != mask : (i < begin || i >= end);
 
         generate_result res;
         xt::xtensor<logit_type, 3> logits, logits_u;
-        token_batch x_u;
+        token_batch x_u, last_input;
+        bool have_cache = false;
         std::vector<double> alpha(B), row_time(B, 1.0);
         std::vector<std::vector<sampler::candidate>> cands(B);
+        std::vector<std::vector<std::size_t>> decoded(B);
         std::vector<std::size_t> masked_at_start(B);
+        xt::xtensor<double, 2> unmask_conf =
+            xt::xtensor<double, 2>::from_shape({B, L});
+        unmask_conf.fill(-std::numeric_limits<double>::infinity());
         std::vector<scratch> work(o.threads);
         std::uint32_t global_step = 0;
 
@@ -168,16 +201,18 @@ private:
             const std::size_t bb = begin + blk * bl, be = bb + bl;
             for (std::size_t b = 0; b < B; ++b) {
                 masked_at_start[b] = 0;
-                for (std::size_t i = bb; i < be; ++i) masked_at_start[b] += x(b, i) == mask;
+                for (std::size_t i = bb; i < be; ++i) masked_at_start[b] += absorbing ? x(b, i) == mask : !given(b, i);
                 row_time[b] = 1.0;
             }
             const std::size_t cap = o.max_steps_per_block ? o.max_steps_per_block : bl;
             for (std::uint32_t j = 0;; ++j) {
                 if (!adaptive && j >= steps_per_block) break;
-                bool any = false;
-                for (std::size_t b = 0; b < B; ++b)
-                    for (std::size_t i = bb; i < be && !any; ++i) any = x(b, i) == mask;
-                if (!any) break;
+                if constexpr (absorbing) {
+                    bool any = false;
+                    for (std::size_t b = 0; b < B && !any; ++b)
+                        for (std::size_t i = bb; i < be && !any; ++i) any = x(b, i) == mask;
+                    if (!any) break;
+                }
                 if (adaptive && j >= cap)
                     detail::fail("decoder: the adaptive sampler '", Sampler::name, "' made no progress in ", cap,
                                  " steps of a block, expected at least one commit per step");
@@ -185,34 +220,55 @@ private:
                 const double s = adaptive ? 0.0 : 1.0 - static_cast<double>(j + 1) / steps_per_block;
                 for (std::size_t b = 0; b < B; ++b) alpha[b] = schedule_.alpha(adaptive ? row_time[b] : t);
 
-                model_->denoise(x, alpha, logits);
-                ++res.nfe;
-                if (o.cfg_scale > 0.0) {
-                    x_u = x;
-                    for (std::size_t b = 0; b < B; ++b)
-                        for (std::size_t i = 0; i < L; ++i)
-                            if (given(b, i)) x_u(b, i) = mask;
-                    model_->denoise(x_u, alpha, logits_u);
+                // MDLM's cache: a time-free model whose input did not change gives the same output.
+                const bool reuse = !detail::time_conditioned<Model>() && have_cache && last_input == x;
+                if (!reuse) {
+                    model_->denoise(x, alpha, logits);
                     ++res.nfe;
+                    if (o.cfg_scale > 0.0) {
+                        x_u = x;
+                        for (std::size_t b = 0; b < B; ++b)
+                            for (std::size_t i = 0; i < L; ++i)
+                                if (given(b, i)) x_u(b, i) = mask;
+                        model_->denoise(x_u, alpha, logits_u);
+                        ++res.nfe;
+                    }
+                    if (logits.shape(0) != B || logits.shape(1) != L || logits.shape(2) != V)
+                        detail::fail<shape_error>("decoder: the model returned logits of shape (", logits.shape(0),
+                                                  ", ", logits.shape(1), ", ", logits.shape(2), "), expected (", B,
+                                                  ", ", L, ", ", V, ")");
+                    last_input = x;
+                    have_cache = true;
                 }
-                if (logits.shape(0) != B || logits.shape(1) != L || logits.shape(2) != V)
-                    detail::fail<shape_error>("decoder: the model returned logits of shape (", logits.shape(0), ", ",
-                                              logits.shape(1), ", ", logits.shape(2), "), expected (", B, ", ", L,
-                                              ", ", V, ")");
 
-                const step_info info{global_step, steps_per_block, t, s};
+                const step_info info{global_step, steps_per_block, t, s, j, bb};
                 for (std::size_t b = 0; b < B; ++b) {
                     auto& cs = cands[b];
                     cs.clear();
-                    for (std::size_t i = bb; i < be; ++i)
-                        if (x(b, i) == mask) cs.push_back({i});
-                    if (cs.empty()) continue;
+                    decoded[b].clear();
+                    for (std::size_t i = bb; i < be; ++i) {
+                        if (given(b, i)) continue;
+                        if (!absorbing || x(b, i) == mask)
+                            cs.push_back({i});
+                        else
+                            decoded[b].push_back(i);
+                    }
+                    if (cs.empty() && decoded[b].empty()) continue;
                     const counter_rng g(o.seed, b);
-                    propose(b, cs, logits, logits_u, o, info, g, work);
+                    const double a_t = schedule_.alpha(adaptive ? row_time[b] : t);
+                    const double a_s = schedule_.alpha(adaptive ? 0.0 : s);
+                    const double tt = adaptive ? row_time[b] : t;
+                    const double sp = tt > 0.0 ? -schedule_.alpha_prime(tt) / a_t : 0.0;
+                    const sampler::reshape_info shape{0, mask, tt, adaptive ? 0.0 : s, a_t, a_s, sp,
+                                                      adaptive || j + 1 >= steps_per_block};
+                    propose(b, cs, x, logits, logits_u, o, info, shape, g, work);
                     sampler::step_context ctx{std::span<token_id>(x.data() + b * L, L), cs, mask, global_step, j,
-                                              steps_per_block, masked_at_start[b], t, s,
-                                              schedule_.alpha(adaptive ? row_time[b] : t),
-                                              schedule_.alpha(adaptive ? 0.0 : s), &row_time[b], &g};
+                                              steps_per_block, masked_at_start[b], tt, shape.s, a_t, a_s,
+                                              &row_time[b], &g};
+                    ctx.alg_temp = o.alg_temp;
+                    ctx.sigma_prime_t = sp;
+                    ctx.decoded = decoded[b];
+                    ctx.unmask_confidence = std::span<double>(unmask_conf.data() + b * L, L);
                     sampler_.step(ctx);
                     if constexpr (!std::is_same_v<std::decay_t<Observer>, no_observer>) {
                         step_record rec{global_step, blk, b, {}, &x};
@@ -229,14 +285,27 @@ private:
         return res;
     }
 
+    token_id mask_token() const {
+        if constexpr (Model::noise == noise_kind::absorbing)
+            return model_->mask_id();
+        else
+            return -1;  // uniform noise has no mask
+    }
+
     // Fills token, score, confidence and entropy of every candidate of row b.
-    void propose(std::size_t b, std::vector<sampler::candidate>& cs, const xt::xtensor<logit_type, 3>& logits,
-                 const xt::xtensor<logit_type, 3>& logits_u, const generate_options& o, const step_info& info,
+    void propose(std::size_t b, std::vector<sampler::candidate>& cs, const token_batch& x,
+                 const xt::xtensor<logit_type, 3>& logits, const xt::xtensor<logit_type, 3>& logits_u,
+                 const generate_options& o, const step_info& info, const sampler::reshape_info& shape,
                  const counter_rng& g, std::vector<scratch>& work) const {
         const std::size_t n = cs.size();
         const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(o.threads, n));
         auto run_range = [&](unsigned w, std::size_t lo, std::size_t hi) {
-            for (std::size_t k = lo; k < hi; ++k) propose_one(b, cs[k], logits, logits_u, o, info, g, work[w]);
+            for (std::size_t k = lo; k < hi; ++k) {
+                sampler::reshape_info r = shape;
+                r.position = cs[k].position;
+                r.current = x(b, cs[k].position);
+                propose_one(b, cs[k], logits, logits_u, o, info, r, g, work[w]);
+            }
         };
         if (threads <= 1) return run_range(0, 0, n);
         std::vector<std::thread> pool;
@@ -249,7 +318,7 @@ private:
 
     void propose_one(std::size_t b, sampler::candidate& c, const xt::xtensor<logit_type, 3>& logits,
                      const xt::xtensor<logit_type, 3>& logits_u, const generate_options& o, const step_info& info,
-                     const counter_rng& g, scratch& w) const {
+                     const sampler::reshape_info& shape, const counter_rng& g, scratch& w) const {
         const std::size_t V = logits.shape(2), L = logits.shape(1);
         const std::size_t src = detail::shifts_logits<Model>() && c.position > 0 ? c.position - 1 : c.position;
         w.logits.resize(V);
@@ -265,6 +334,9 @@ private:
         }
         if (o.suppress_eos)
             for (token_id e : o.eos_ids) w.logits[static_cast<std::size_t>(e)] = -std::numeric_limits<double>::infinity();
+        // MDLM's SUBS "zero masking probability": a proposal is never the mask itself.
+        if constexpr (Model::noise == noise_kind::absorbing)
+            w.logits[static_cast<std::size_t>(model_->mask_id())] = -std::numeric_limits<double>::infinity();
         const std::span<const double> raw(w.logits);
         const double m = simd::row_max(w.logits.data(), V);
         double z = 0.0;
@@ -278,6 +350,7 @@ private:
         if (o.top_k > 0) top_k_filter(p, o.top_k);
         if (o.top_p < 1.0) top_p_filter(p, o.top_p);
         softmax(p);
+        if constexpr (detail::has_reshape<Sampler>()) sampler_.reshape(p, shape);
         const auto pos = static_cast<std::uint32_t>(c.position);
         c.token = static_cast<token_id>(o.temperature > 0.0
                                             ? sample_categorical(std::span<const double>(p), g, {streams::token, info.step, pos})

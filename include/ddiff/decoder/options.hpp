@@ -17,6 +17,7 @@ struct generate_options {
     std::size_t top_k = 0;          // 0 = no top-k filter
     double top_p = 1.0;             // 1 = no nucleus filter
     double cfg_scale = 0.0;         // LLaDA unsupervised CFG weight w (0 = off)
+    double alg_temp = 0.0;          // Dream alg_temp: > 0 draws the committed positions from softmax(score / alg_temp)
     std::uint64_t seed = 0;
     unsigned threads = 1;           // worker threads for the per-position work (output does not depend on it)
     bool suppress_eos = false;      // LLaDA logits_eos_inf: EOS logits set to -inf
