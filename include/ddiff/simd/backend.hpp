@@ -21,6 +21,11 @@ namespace ddiff::simd {
 // as a template parameter so objects built with different flags never share symbols.
 using default_arch = xsimd::default_arch;
 
+// Tag for the portable fallback: no SIMD register at all (every kernel takes its plain loop).
+struct scalar_arch {
+    static constexpr const char* name() noexcept { return "scalar"; }
+};
+
 template <class T, class Arch>
 inline constexpr bool has_batch = xsimd::has_simd_register<T, Arch>::value;
 

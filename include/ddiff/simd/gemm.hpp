@@ -36,11 +36,6 @@
 
 namespace ddiff::simd {
 
-// Tag for the portable fallback: no SIMD register at all (plain loops, any compiler flags).
-struct scalar {
-    static constexpr const char* name() noexcept { return "scalar"; }
-};
-
 template <class Arch>
 inline constexpr bool is_avx512 = std::is_base_of_v<xsimd::avx512f, Arch>;
 

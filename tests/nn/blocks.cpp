@@ -1,0 +1,2 @@
+// Tests for nn/attention.hpp (filled in below).
+#include <doctest/doctest.h>
