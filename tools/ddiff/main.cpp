@@ -20,7 +20,7 @@ using namespace ddiff;
 struct cli_schedule {
     using schedule_concept = schedule_tag;
     std::variant<schedule::log_linear, schedule::mdlm_cosine, schedule::mdlm_cosine_squared, schedule::duo_cosine,
-                 schedule::geometric, schedule::linear_sigma>
+                 schedule::geometric, schedule::linear_sigma, schedule::maskgit, schedule::remdm_loop>
         s;
     double alpha(double t) const {
         return std::visit([t](const auto& x) { return x.alpha(t); }, s);
@@ -29,21 +29,25 @@ struct cli_schedule {
         return std::visit([t](const auto& x) { return x.alpha_prime(t); }, s);
     }
 };
-const std::vector<std::string> schedule_names = {"log_linear", "mdlm_cosine", "mdlm_cosine_squared",
-                                                 "duo_cosine", "geometric", "linear_sigma"};
+const std::vector<std::string> schedule_names = {"log_linear", "mdlm_cosine", "mdlm_cosine_squared", "duo_cosine",
+                                                 "geometric", "linear_sigma", "maskgit_cosine", "remdm_loop"};
 cli_schedule make_schedule(const std::string& name) {
     if (name == "mdlm_cosine") return {schedule::mdlm_cosine{}};
     if (name == "mdlm_cosine_squared") return {schedule::mdlm_cosine_squared{}};
     if (name == "duo_cosine") return {schedule::duo_cosine{}};
     if (name == "geometric") return {schedule::geometric{}};
     if (name == "linear_sigma") return {schedule::linear_sigma{}};
+    if (name == "maskgit_cosine") return {schedule::maskgit(schedule::maskgit_kind::cosine)};
+    if (name == "remdm_loop") return {schedule::remdm_loop{}};
     return {schedule::log_linear{}};
 }
 
 using any_remask = std::variant<remask::low_confidence, remask::random, remask::confidence, remask::margin,
-                                remask::entropy>;
-const std::vector<std::string> remask_names = {"low_confidence", "random", "confidence", "margin", "entropy"};
-any_remask make_remask(const std::string& n) {
+                                remask::entropy, remask::maskgit_gumbel>;
+const std::vector<std::string> remask_names = {"low_confidence", "random", "confidence", "margin", "entropy",
+                                               "maskgit"};
+any_remask make_remask(const std::string& n, const cli::options& opt) {
+    if (n == "maskgit") return remask::maskgit_gumbel{opt.number("choice-temperature", 0.0, 1e6)};
     if (n == "random") return remask::random{};
     if (n == "confidence") return remask::confidence{};
     if (n == "margin") return remask::margin{};
@@ -53,10 +57,49 @@ any_remask make_remask(const std::string& n) {
 
 using any_sampler = std::variant<sampler::top_k, sampler::dream_count, sampler::schedule_count, sampler::ancestral,
                                  sampler::threshold, sampler::factor, sampler::entropy_bounded,
-                                 sampler::first_hitting>;
-const std::vector<std::string> sampler_names = {"top_k", "dream", "schedule", "schedule_binomial", "ancestral",
-                                                "threshold", "factor", "eb", "first_hitting"};
+                                 sampler::first_hitting, sampler::maskgit, sampler::dinfer_threshold,
+                                 sampler::dinfer_hierarchical, sampler::remdm, sampler::sedd_euler<>,
+                                 sampler::sedd_analytic<>>;
+using any_uniform_sampler = std::variant<sampler::duo_ancestral, sampler::sedd_euler<noise_kind::uniform>,
+                                         sampler::sedd_analytic<noise_kind::uniform>>;
+const std::vector<std::string> sampler_names = {
+    "top_k", "dream", "schedule", "schedule_binomial", "ancestral", "threshold", "factor", "eb", "first_hitting",
+    "maskgit", "dinfer_threshold", "dinfer_hierarchical", "remdm_cap", "remdm_rescale", "remdm_conf", "remdm_loop",
+    "sedd_euler", "sedd_analytic"};
+const std::vector<std::string> uniform_sampler_names = {"duo", "duo_greedy", "sedd_euler", "sedd_analytic"};
+
+any_uniform_sampler make_uniform_sampler(const std::string& n) {
+    if (n == "duo_greedy") return sampler::duo_ancestral{true};
+    if (n == "sedd_euler") return sampler::sedd_euler<noise_kind::uniform>{};
+    if (n == "sedd_analytic") return sampler::sedd_analytic<noise_kind::uniform>{};
+    return sampler::duo_ancestral{false};
+}
+
+sampler::remdm make_remdm(sampler::remdm_strategy s, const cli::options& opt) {
+    return {s, opt.has("eta") ? opt.number("eta", 0.0, 1e6) : sampler::remdm::default_eta(s)};
+}
+
+// The remasking score chosen on the command line, visited per call for the same reason as
+// cli_schedule: the decoder is instantiated once per sampler, not once per (score, sampler).
+struct cli_remask {
+    using remask_concept = remask_tag;
+    any_remask r;
+    double score(const position_view& v, const step_info& s, const counter_rng& g) const {
+        return std::visit([&](const auto& x) { return x.score(v, s, g); }, r);
+    }
+};
+
 any_sampler make_sampler(const std::string& n, const cli::options& opt) {
+    if (n == "maskgit") return sampler::maskgit{};
+    if (n == "dinfer_threshold") return sampler::dinfer_threshold{opt.number("threshold", 0.0, 1.0)};
+    if (n == "dinfer_hierarchical")
+        return sampler::dinfer_hierarchical{opt.number("threshold", 0.0, 1.0), opt.number("low-threshold", 0.0, 1.0)};
+    if (n == "remdm_cap") return make_remdm(sampler::remdm_strategy::cap, opt);
+    if (n == "remdm_rescale") return make_remdm(sampler::remdm_strategy::rescale, opt);
+    if (n == "remdm_conf") return make_remdm(sampler::remdm_strategy::conf, opt);
+    if (n == "remdm_loop") return make_remdm(sampler::remdm_strategy::loop, opt);
+    if (n == "sedd_euler") return sampler::sedd_euler<>{};
+    if (n == "sedd_analytic") return sampler::sedd_analytic<>{};
     if (n == "dream") return sampler::dream_count{};
     if (n == "schedule") return sampler::schedule_count{false};
     if (n == "schedule_binomial") return sampler::schedule_count{true};
@@ -68,35 +111,91 @@ any_sampler make_sampler(const std::string& n, const cli::options& opt) {
     return sampler::top_k{};
 }
 
+// Progress on stderr for runs longer than a second: the fraction of positions decoded.
+class progress_bar {
+public:
+    explicit progress_bar(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+    void update(double fraction, std::size_t sample, std::size_t samples) {
+        if (!enabled_) return;
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        if (secs < 1.0) return;
+        const int width = 30, filled = static_cast<int>(fraction * width + 0.5);
+        std::fprintf(stderr, "\r[%s%s] sample %zu/%zu %5.1f%% %.1fs", std::string(std::size_t(filled), '#').c_str(),
+                     std::string(std::size_t(width - filled), ' ').c_str(), sample + 1, samples, 100.0 * fraction, secs);
+        shown_ = true;
+    }
+    ~progress_bar() {
+        if (shown_) std::fprintf(stderr, "\n");
+    }
+
+private:
+    bool enabled_, shown_ = false;
+    std::chrono::steady_clock::time_point start_;
+};
+
+std::vector<token_id> parse_ids(const std::string& flag, const std::string& text, std::size_t vocab) {
+    std::vector<token_id> ids;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t j = text.find_first_of(", ", i);
+        if (j == std::string::npos) j = text.size();
+        const std::string item = text.substr(i, j - i);
+        if (!item.empty()) {
+            char* end = nullptr;
+            const long v = std::strtol(item.c_str(), &end, 10);
+            if (*end != '\0' || v < 0 || static_cast<std::size_t>(v) >= vocab)
+                throw cli::usage_error("ddiff generate: --" + flag + " item '" + item + "', expected a token id in [0, " +
+                                       std::to_string(vocab) + ")");
+            ids.push_back(static_cast<token_id>(v));
+        }
+        i = j + 1;
+    }
+    return ids;
+}
+
 int generate(int argc, char** argv) {
-    cli::options opt("ddiff generate",
-                     "Generate text by discrete diffusion: start from a fully masked canvas and reveal tokens\n"
-                     "over a number of steps. The model is the exact Markov-chain oracle fitted to a text.\n"
-                     "Every sample uses seed + its index.",
-                     {{"model", "SPEC", "markov", "markov (built-in Genesis 1 text) or markov:FILE (fit to FILE)"},
-                      {"length", "N", "64", "number of positions to generate"},
-                      {"steps", "N", "64", "number of denoising steps"},
-                      {"schedule", "NAME", "log_linear", "noise schedule: log_linear, mdlm_cosine, "
-                                                         "mdlm_cosine_squared, duo_cosine, geometric, linear_sigma"},
-                      {"smoothing", "K", "0.1", "add-k smoothing of the bigram counts"},
-                      {"remask", "NAME", "low_confidence", "remasking score: low_confidence, random, confidence, "
-                                                           "margin, entropy"},
-                      {"sampler", "NAME", "top_k", "step rule: top_k (LLaDA), dream, schedule, schedule_binomial, "
-                                                   "ancestral, threshold, factor, eb, first_hitting"},
-                      {"block-length", "N", "0", "semi-autoregressive block length (0 = one block)"},
-                      {"temperature", "T", "1", "sampling temperature (0 = greedy)"},
-                      {"top-k", "K", "0", "keep the K most likely tokens (0 = off)"},
-                      {"top-p", "P", "1", "nucleus filter (1 = off)"},
-                      {"cfg-scale", "W", "0", "LLaDA unsupervised classifier-free guidance weight"},
-                      {"threshold", "TAU", "0.9", "confidence threshold of --sampler threshold"},
-                      {"factor", "F", "1", "factor of --sampler factor"},
-                      {"gamma", "G", "0.001", "entropy bound of --sampler eb"},
-                      {"threads", "N", "1", "worker threads (the output does not depend on it)"},
-                      {"prompt", "TEXT", "", "text the output starts with (kept fixed)"},
-                      {"seed", "N", "0", "random seed: the same seed gives the same output"},
-                      {"num-samples", "N", "1", "number of samples, one per line"},
-                      {"print-ids", "", "", "print token ids instead of text"},
-                      {"trace", "", "", "print the canvas after every step ('_' = masked) to stderr"}});
+    cli::options opt(
+        "ddiff generate",
+        "Generate text by discrete diffusion: start from a fully masked (or, with --noise uniform, random)\n"
+        "canvas and reveal tokens over a number of steps. The model is the exact Markov-chain oracle\n"
+        "fitted to a text. Every sample uses seed + its index.",
+        {{"model", "SPEC", "markov", "markov (built-in Genesis 1 text) or markov:FILE (fit to FILE)"},
+         {"noise", "KIND", "absorbing", "forward process of the model: absorbing or uniform"},
+         {"length", "N", "64", "number of positions to generate"},
+         {"steps", "N", "64", "number of denoising steps (a multiple of the number of blocks)"},
+         {"schedule", "NAME", "log_linear",
+          "noise schedule: log_linear, mdlm_cosine, mdlm_cosine_squared, duo_cosine, geometric, linear_sigma, "
+          "maskgit_cosine, remdm_loop"},
+         {"remask", "NAME", "low_confidence", "remasking score: low_confidence, random, confidence, margin, entropy, maskgit"},
+         {"sampler", "NAME", "top_k",
+          "step rule, absorbing: top_k (LLaDA), dream, schedule, schedule_binomial, ancestral, threshold, factor, eb, "
+          "first_hitting, maskgit, dinfer_threshold, dinfer_hierarchical, remdm_cap, remdm_rescale, remdm_conf, "
+          "remdm_loop, sedd_euler, sedd_analytic; uniform: duo, duo_greedy, sedd_euler, sedd_analytic"},
+         {"block-length", "N", "0", "semi-autoregressive block length (0 = one block)"},
+         {"temperature", "T", "1", "sampling temperature (0 = greedy)"},
+         {"top-k", "K", "0", "keep the K most likely tokens (0 = off)"},
+         {"top-p", "P", "1", "nucleus filter (1 = off)"},
+         {"alg-temp", "T", "0", "draw committed positions from softmax(score / T) instead of the top scores (0 = off)"},
+         {"cfg-scale", "W", "0", "LLaDA unsupervised classifier-free guidance weight"},
+         {"threshold", "TAU", "0.9", "confidence threshold of threshold, dinfer_threshold, dinfer_hierarchical"},
+         {"low-threshold", "TAU", "0.4", "per-run threshold of dinfer_hierarchical"},
+         {"factor", "F", "1", "factor of --sampler factor"},
+         {"gamma", "G", "0.001", "entropy bound of --sampler eb"},
+         {"eta", "ETA", "", "ReMDM eta (defaults: cap 0.008, rescale 0.015, conf 1, loop 0.02)"},
+         {"choice-temperature", "T", "1", "MaskGIT's Gumbel temperature of --remask maskgit"},
+         {"smoothing", "K", "0.1", "add-k smoothing of the bigram counts"},
+         {"prompt", "TEXT", "", "text the output starts with (kept fixed)"},
+         {"prompt-ids", "IDS", "", "prompt as comma-separated token ids (instead of --prompt)"},
+         {"infill", "TEXT", "", "infill: regenerate every '_' of TEXT, keep the rest (--length is ignored)"},
+         {"eos-ids", "IDS", "", "ids that --suppress-eos and --eos-last act on"},
+         {"suppress-eos", "", "", "never propose an EOS id (LLaDA logits_eos_inf)"},
+         {"eos-last", "", "", "score EOS proposals -inf so they are committed last (LLaDA confidence_eos_eot_inf)"},
+         {"seed", "N", "0", "random seed: the same seed gives the same output"},
+         {"num-samples", "N", "1", "number of samples, one per line"},
+         {"threads", "N", "1", "worker threads (the output does not depend on it)"},
+         {"print-ids", "", "", "print token ids instead of text"},
+         {"trace", "", "", "print the canvas after every step ('_' = masked) to stderr"},
+         {"no-progress", "", "", "no progress bar on stderr"}});
     opt.parse(argc, argv, 2);
     if (opt.help()) {
         std::cout << opt.usage();
@@ -109,15 +208,33 @@ int generate(int argc, char** argv) {
     const auto samples = std::size_t(opt.integer("num-samples", 1, 1 << 24));
     const double k = opt.number("smoothing", 1e-12, 1e12);
     const cli_schedule sched = make_schedule(opt.choice("schedule", schedule_names));
+    const bool uniform_noise = opt.choice("noise", {"absorbing", "uniform"}) == "uniform";
 
-    oracle::text_chain tc = [&] {
+    const oracle::text_chain tc = [&] {
         if (model == "markov") return oracle::fit_text(cli::default_text, k);
         if (model.rfind("markov:", 0) == 0) return oracle::fit_text_file(model.substr(7), k);
         throw cli::usage_error("ddiff generate: --model = '" + model +
                                "', expected 'markov' or 'markov:FILE' (transformer checkpoints are not supported yet)");
     }();
-    oracle::absorbing_markov_oracle o(tc.chain);
-    const sequence prompt = tc.encode(opt.str("prompt"));
+    const std::size_t vocab = tc.alphabet.size() + (uniform_noise ? 0 : 1);
+    const token_id mask = uniform_noise ? -1 : token_id(tc.alphabet.size());
+    if (int(opt.has("prompt")) + int(opt.has("prompt-ids")) + int(opt.has("infill")) > 1)
+        throw cli::usage_error("ddiff generate: give one of --prompt, --prompt-ids and --infill");
+    const bool infill = opt.has("infill");
+    if (infill && uniform_noise) throw cli::usage_error("ddiff generate: --infill needs --noise absorbing");
+    token_batch canvas;
+    if (infill) {
+        const std::string t = opt.str("infill");
+        if (t.find('_') == std::string::npos)
+            throw cli::usage_error("ddiff generate: --infill text has no '_' to fill in");
+        canvas = xt::zeros<token_id>({std::size_t{1}, t.size()});
+        for (std::size_t i = 0; i < t.size(); ++i) canvas(0, i) = t[i] == '_' ? mask : tc.encode(t[i]);
+    }
+    sequence prompt = tc.encode(opt.str("prompt"));
+    if (opt.has("prompt-ids")) {
+        const auto ids = parse_ids("prompt-ids", opt.str("prompt-ids"), tc.alphabet.size());
+        prompt = xt::adapt(ids, {ids.size()});
+    }
     const bool ids = opt.flag("print-ids"), trace = opt.flag("trace");
     generate_options go;
     go.gen_length = length;
@@ -126,39 +243,65 @@ int generate(int argc, char** argv) {
     go.temperature = opt.number("temperature", 0.0, 1e6);
     go.top_k = std::size_t(opt.integer("top-k", 0, 1 << 30));
     go.top_p = opt.number("top-p", 1e-9, 1.0);
+    go.alg_temp = opt.number("alg-temp", 0.0, 1e6);
     go.cfg_scale = opt.number("cfg-scale", 0.0, 1e6);
     go.threads = unsigned(opt.integer("threads", 1, 256));
+    go.eos_ids = parse_ids("eos-ids", opt.str("eos-ids"), tc.alphabet.size());
+    go.suppress_eos = opt.flag("suppress-eos");
+    go.eos_confidence_last = opt.flag("eos-last");
+    if ((go.suppress_eos || go.eos_confidence_last) && go.eos_ids.empty())
+        throw cli::usage_error("ddiff generate: --suppress-eos and --eos-last need --eos-ids");
+    const cli_remask remask_policy{make_remask(opt.choice("remask", remask_names), opt)};
 
     auto show = [&](std::span<const token_id> x, std::ostream& os) {
         for (std::size_t i = 0; i < x.size(); ++i) {
             if (ids) os << (i ? " " : "") << x[i];
-            else os << (x[i] == o.mask_id() ? '_' : tc.decode(x[i]));
+            else os << (x[i] == mask ? '_' : tc.decode(x[i]));
         }
         os << '\n';
     };
     std::size_t nfe = 0;
     const auto start = std::chrono::steady_clock::now();
-    auto run = [&](auto remask_policy, auto sampler_policy) {
-        using model_t = oracle::absorbing_markov_oracle;
-        decoder<model_t, cli_schedule, decltype(remask_policy), decltype(sampler_policy)> dec(o, sched, remask_policy,
-                                                                                               sampler_policy);
+    progress_bar bar(!opt.flag("no-progress"));
+    auto run = [&](auto& model_ref, auto remask_p, auto sampler_p) {
+        using model_t = std::decay_t<decltype(model_ref)>;
+        decoder<model_t, cli_schedule, decltype(remask_p), decltype(sampler_p)> dec(model_ref, sched, remask_p, sampler_p);
         for (std::size_t r = 0; r < samples; ++r) {
             go.seed = seed + r;
-            const auto res = dec.generate(prompt, go, [&](const step_record& rec) {
-                if (!trace) return;
-                std::cerr << "step " << rec.step + 1 << " ";
-                show(std::span<const token_id>(rec.canvas->data() + rec.row * rec.canvas->shape(1),
-                                               rec.canvas->shape(1)),
-                     std::cerr);
-            });
+            auto observe = [&](const step_record& rec) {
+                const std::size_t L = rec.canvas->shape(1);
+                const std::span<const token_id> row(rec.canvas->data() + rec.row * L, L);
+                if (trace) {
+                    std::cerr << "step " << rec.step + 1 << " ";
+                    show(row, std::cerr);
+                }
+                std::size_t left = 0;
+                for (std::size_t i = prompt.size(); i < L; ++i) left += row[i] == mask;
+                bar.update((double(r) + 1.0 - double(left) / double(std::max<std::size_t>(1, L - prompt.size()))) /
+                               double(samples),
+                           r, samples);
+            };
+            generate_result res;
+            if constexpr (model_t::noise == noise_kind::absorbing) {
+                res = infill ? dec.infill(canvas, go, observe) : dec.generate(prompt, go, observe);
+            } else {
+                res = dec.generate(prompt, go, observe);
+            }
             nfe += res.nfe;
             show(std::span<const token_id>(res.tokens.data(), res.tokens.shape(1)), std::cout);
         }
     };
-    std::visit(run, make_remask(opt.choice("remask", remask_names)),
-               make_sampler(opt.choice("sampler", sampler_names), opt));
+    if (uniform_noise) {
+        oracle::uniform_markov_oracle m(tc.chain);
+        std::visit([&](auto s) { run(m, remask_policy, s); },
+                   any_uniform_sampler(make_uniform_sampler(opt.choice("sampler", uniform_sampler_names))));
+    } else {
+        oracle::absorbing_markov_oracle m(tc.chain);
+        std::visit([&](auto s) { run(m, remask_policy, s); }, make_sampler(opt.choice("sampler", sampler_names), opt));
+    }
+    (void)vocab;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cerr << "ddiff: " << samples << " sample(s), " << nfe << " model calls, " << secs << " s\n";
+    std::cerr << "ddiff: " << samples << " sample(s), " << nfe << " model calls (NFE), " << secs << " s\n";
     return 0;
 }
 
