@@ -226,6 +226,12 @@ private:
     std::unique_ptr<void, aligned_free> data_;
 };
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+// GCC 12 propagates a caller's small constant m into store_tile's full-tile branch (which that m
+// never reaches) and warns falsely from avx512fintrin.h.
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#endif
 namespace kernel {
 
 // c = a * b + c as one fused instruction where the architecture has it (xsimd 8.1's fma is a
@@ -381,6 +387,9 @@ inline void convert_block_bf16(const float* a, std::size_t lda, std::size_t m, s
 #endif
 
 }  // namespace kernel
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #if defined(__AVX512BF16__)
 // The bf16 kernel reads A rows in place, so a tail of mr < MR rows needs its own instantiation.

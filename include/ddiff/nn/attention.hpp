@@ -1,0 +1,190 @@
+// Bidirectional multi-head self-attention with grouped-query heads (query head h reads kv head
+// h / (H / Hkv), as repeat_interleave in LLaDA/Dream), rotate-half RoPE on q and k, an optional
+// key-padding mask and an optional block-causal mask (block diffusion: query block b sees key
+// blocks <= b). softmax(q k^T / sqrt(hd)) v per head, with the score and value products on the
+// GEMM micro-kernel: K of each kv head is packed as a weight ([T, hd] is [out, in]) and V as
+// columns, then per (head, chunk of query rows) S = Q K^T, masked softmax, O = P V.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "ddiff/core/error.hpp"
+#include "ddiff/nn/linear.hpp"
+#include "ddiff/nn/rope.hpp"
+#include "ddiff/nn/workspace.hpp"
+#include "ddiff/simd/gemm.hpp"
+#include "ddiff/simd/vec_ops.hpp"
+
+namespace ddiff::nn {
+
+struct attention_mask {
+    const std::uint8_t* key_valid = nullptr;  // (T): 0 = padding key (never attended); nullptr = all valid
+    std::size_t block_length = 0;             // > 0: block-causal with this block length
+};
+
+struct attention_dims {
+    std::size_t d_model = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0;
+};
+
+template <class Arch = simd::default_arch>
+class attention {
+public:
+    // Query rows per task: an S chunk of (rows, T) floats per thread.
+    static constexpr std::size_t query_chunk = 96;
+
+    attention() = default;
+    // qkv: fused projection [(H + 2 Hkv) hd, d] (q heads, then k heads, then v heads, head-major,
+    // as DiT's attn_qkv); out: [d, H hd]; rope: nullptr = no rotary embedding.
+    attention(attention_dims dims, linear<Arch> qkv, linear<Arch> out, rope_table rope, bool use_rope = true)
+        : dims_(dims), qkv_(std::move(qkv)), out_(std::move(out)), rope_(std::move(rope)), use_rope_(use_rope) {
+        const auto& d = dims_;
+        ddiff::detail::require(d.n_heads > 0 && d.n_kv_heads > 0 && d.n_heads % d.n_kv_heads == 0,
+                               "attention", "n_kv_heads", d.n_kv_heads, "a divisor of n_heads");
+        ddiff::detail::require(d.head_dim > 0, "attention", "head_dim", d.head_dim, "> 0");
+        if (qkv_.in_features() != d.d_model || qkv_.out_features() != (d.n_heads + 2 * d.n_kv_heads) * d.head_dim)
+            ddiff::detail::fail<shape_error>("attention: qkv weight is [", qkv_.out_features(), ", ",
+                                             qkv_.in_features(), "], expected [", (d.n_heads + 2 * d.n_kv_heads) * d.head_dim,
+                                             ", ", d.d_model, "]");
+        if (out_.in_features() != d.n_heads * d.head_dim || out_.out_features() != d.d_model)
+            ddiff::detail::fail<shape_error>("attention: out weight is [", out_.out_features(), ", ",
+                                             out_.in_features(), "], expected [", d.d_model, ", ",
+                                             d.n_heads * d.head_dim, "]");
+        if (use_rope_ && rope_.head_dim() != d.head_dim)
+            ddiff::detail::fail<shape_error>("attention: rope table head_dim ", rope_.head_dim(), ", expected ",
+                                             d.head_dim);
+    }
+
+    // Separate q/k/v weights ([H hd, d], [Hkv hd, d], [Hkv hd, d], PyTorch layout), fused here.
+    static std::vector<float> fuse_qkv(const float* q, const float* k, const float* v, const attention_dims& d) {
+        const std::size_t nq = d.n_heads * d.head_dim * d.d_model, nkv = d.n_kv_heads * d.head_dim * d.d_model;
+        std::vector<float> w(nq + 2 * nkv);
+        std::copy(q, q + nq, w.begin());
+        std::copy(k, k + nkv, w.begin() + nq);
+        std::copy(v, v + nkv, w.begin() + nq + nkv);
+        return w;
+    }
+
+    const attention_dims& dims() const noexcept { return dims_; }
+
+    std::size_t workspace_floats(std::size_t tokens, std::size_t threads) const noexcept {
+        const auto& d = dims_;
+        const std::size_t qkvw = (d.n_heads + 2 * d.n_kv_heads) * d.head_dim;
+        return workspace::round(tokens * qkvw) + workspace::round(tokens * d.n_heads * d.head_dim) +
+               d.n_kv_heads * (workspace::round(simd::packed_elements<Arch>(tokens, d.head_dim, simd::panel_format::f32)) +
+                               workspace::round(simd::packed_elements<Arch>(d.head_dim, tokens, simd::panel_format::f32))) +
+               threads * workspace::round(query_chunk * tokens) + 64;
+    }
+
+    // y (+)= Attention(x) W_out^T for x: (tokens, d) at stride ldx, y: (tokens, d) at stride ldy.
+    // positions: (tokens) RoPE positions, nullptr = 0..tokens-1.
+    void forward(const float* x, std::size_t ldx, std::size_t tokens, const std::int64_t* positions,
+                 const attention_mask& mask, float* y, std::size_t ldy, bool accumulate, workspace& ws,
+                 thread_pool& pool) const {
+        const auto& d = dims_;
+        const std::size_t T = tokens, hd = d.head_dim, H = d.n_heads, G = d.n_kv_heads;
+        const std::size_t qkvw = (H + 2 * G) * hd, kofs = H * hd, vofs = (H + G) * hd, ow = H * hd;
+        if (T == 0) return;
+        if (use_rope_) {
+            if (positions) {
+                for (std::size_t t = 0; t < T; ++t) rope_.check_position(positions[t]);
+            } else {
+                rope_.check_position(static_cast<std::int64_t>(T - 1));
+            }
+        }
+        workspace::scope keep(ws);
+        float* qkv = ws.take(T * qkvw).data();  // (T, (H + 2 Hkv) hd): q heads | k heads | v heads
+        float* o = ws.take(T * ow).data();      // (T, H hd) attention output before W_out
+        qkv_.forward(x, ldx, T, qkv, qkvw, pool);
+
+        const std::size_t kpack = simd::packed_elements<Arch>(T, hd, simd::panel_format::f32);
+        const std::size_t vpack = simd::packed_elements<Arch>(hd, T, simd::panel_format::f32);
+        float* kp = ws.take(G * workspace::round(kpack)).data();  // per kv head: K as [T, hd] weight panels
+        float* vp = ws.take(G * workspace::round(vpack)).data();  // per kv head: V as [T, hd] column panels
+        const std::size_t threads = pool.size();
+        float* sbuf = ws.take(threads * workspace::round(query_chunk * T)).data();  // per thread (chunk, T)
+
+        // RoPE on q and k heads, then pack K and V of each kv head (one task per kv head).
+        if (use_rope_) {
+            detail::parallel_rows(pool, T, (H + G) * hd, [&](std::size_t r0, std::size_t r1) {
+                for (std::size_t t = r0; t < r1; ++t) {
+                    const std::size_t p = positions ? static_cast<std::size_t>(positions[t]) : t;
+                    float* row = qkv + t * qkvw;
+                    for (std::size_t h = 0; h < H + G; ++h) rope_.template apply<Arch>(row + h * hd, p);
+                }
+            });
+        }
+        pool.run(G, [&](std::size_t g, std::size_t) {
+            simd::pack_rows_f32<Arch>(qkv + kofs + g * hd, qkvw, T, hd, kp + g * workspace::round(kpack));
+            simd::pack_columns_f32<Arch>(qkv + vofs + g * hd, qkvw, T, hd, vp + g * workspace::round(vpack));
+        });
+
+        const std::size_t chunks = (T + query_chunk - 1) / query_chunk;
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        const std::size_t group = H / G;
+        pool.run(H * chunks, [&](std::size_t task, std::size_t thread) {
+            const std::size_t h = task / chunks, c = task % chunks, g = h / group;
+            const std::size_t r0 = c * query_chunk, rows = std::min(query_chunk, T - r0);
+            float* s = sbuf + thread * workspace::round(query_chunk * T);  // (rows, T)
+            const simd::panel_view kv{simd::panel_format::f32, T, hd, simd::gemm_config<Arch>::nr,
+                                      kp + g * workspace::round(kpack)};
+            const simd::panel_view vv{simd::panel_format::f32, hd, T, simd::gemm_config<Arch>::nr,
+                                      vp + g * workspace::round(vpack)};
+            auto scratch = pool.scratch(thread);
+            simd::gemm_panels<Arch>(qkv + r0 * qkvw + h * hd, qkvw, rows, kv, 0, kv.panels(), s, T, false, scratch);
+            for (std::size_t i = 0; i < rows; ++i) {
+                const std::size_t q = r0 + i;
+                const std::size_t visible =
+                    mask.block_length ? std::min(T, (q / mask.block_length + 1) * mask.block_length) : T;
+                simd::masked_softmax<Arch>(s + i * T, T, scale, mask.key_valid, visible);
+            }
+            simd::gemm_panels<Arch>(s, T, rows, vv, 0, vv.panels(), o + r0 * ow + h * hd, ow, false, scratch);
+        });
+        out_.forward(o, ow, T, y, ldy, pool, accumulate);
+    }
+
+private:
+    attention_dims dims_;
+    linear<Arch> qkv_, out_;
+    rope_table rope_;
+    bool use_rope_ = true;
+};
+
+// Plain reference attention (double accumulation) on an already projected and rotated
+// qkv buffer (T, (H + 2 Hkv) hd); writes o (T, H hd). For tests and the naive benchmark.
+inline void attention_reference(const float* qkv, std::size_t T, const attention_dims& d, const attention_mask& mask,
+                                float* o) {
+    const std::size_t hd = d.head_dim, H = d.n_heads, G = d.n_kv_heads, qkvw = (H + 2 * G) * hd;
+    std::vector<double> p(T);
+    for (std::size_t h = 0; h < H; ++h) {
+        const std::size_t g = h / (H / G);
+        for (std::size_t i = 0; i < T; ++i) {
+            const std::size_t visible = mask.block_length ? std::min(T, (i / mask.block_length + 1) * mask.block_length) : T;
+            double m = -INFINITY;
+            for (std::size_t j = 0; j < T; ++j) {
+                const bool ok = j < visible && (!mask.key_valid || mask.key_valid[j]);
+                double s = -INFINITY;
+                if (ok) {
+                    s = 0;
+                    for (std::size_t e = 0; e < hd; ++e)
+                        s += double(qkv[i * qkvw + h * hd + e]) * double(qkv[j * qkvw + H * hd + g * hd + e]);
+                    s /= std::sqrt(double(hd));
+                }
+                p[j] = s;
+                m = std::max(m, s);
+            }
+            double z = 0;
+            for (std::size_t j = 0; j < T; ++j) z += (p[j] = (m == -INFINITY ? 0.0 : std::exp(p[j] - m)));
+            for (std::size_t e = 0; e < hd; ++e) {
+                double acc = 0;
+                for (std::size_t j = 0; j < T; ++j) acc += p[j] * double(qkv[j * qkvw + (H + G) * hd + g * hd + e]);
+                o[i * H * hd + h * hd + e] = static_cast<float>(z > 0 ? acc / z : 0.0);
+            }
+        }
+    }
+}
+
+}  // namespace ddiff::nn

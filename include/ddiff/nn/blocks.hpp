@@ -1,0 +1,125 @@
+// Transformer blocks assembled from policies (norm, MLP) with run-time dimensions:
+//   pre_norm_block<Norm, Mlp>: x += attn(norm1(x)); x += mlp(norm2(x))   (LLaMA / LLaDA / Dream)
+//   dit_block: adaLN-modulated DiT block of MDLM/SEDD (docs/notes/architectures.md section 3.3)
+// Every forward takes the residual stream x (tokens, d) in place, a workspace sized once with
+// workspace_floats(max_tokens, threads), and a thread_pool; it allocates nothing.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "ddiff/core/error.hpp"
+#include "ddiff/nn/adaln.hpp"
+#include "ddiff/nn/attention.hpp"
+#include "ddiff/nn/mlp.hpp"
+#include "ddiff/nn/norm.hpp"
+#include "ddiff/nn/workspace.hpp"
+#include "ddiff/simd/vec_ops.hpp"
+
+namespace ddiff::nn {
+
+template <class Norm, class Mlp, class Arch = simd::default_arch>
+class pre_norm_block {
+public:
+    pre_norm_block() = default;
+    pre_norm_block(Norm attn_norm, attention<Arch> attn, Norm ff_norm, Mlp mlp)
+        : attn_norm_(std::move(attn_norm)), ff_norm_(std::move(ff_norm)), attn_(std::move(attn)), mlp_(std::move(mlp)) {
+        attn_norm_.check(d());
+        ff_norm_.check(d());
+    }
+    std::size_t d() const noexcept { return attn_.dims().d_model; }
+    const attention<Arch>& attn() const noexcept { return attn_; }
+
+    std::size_t workspace_floats(std::size_t tokens, std::size_t threads) const noexcept {
+        return workspace::round(tokens * d()) +
+               std::max(attn_.workspace_floats(tokens, threads), mlp_.workspace_floats(tokens, threads));
+    }
+
+    // x: (tokens, d) residual stream, updated in place; positions: RoPE positions or nullptr.
+    void forward(float* x, std::size_t tokens, const std::int64_t* positions, const attention_mask& mask, workspace& ws,
+                 thread_pool& pool) const {
+        const std::size_t D = d();
+        workspace::scope keep(ws);
+        float* h = ws.take(tokens * D).data();  // (tokens, d) normalised input of each half
+        attn_norm_.apply(x, D, tokens, h, D, D, pool);
+        attn_.forward(h, D, tokens, positions, mask, x, D, /*accumulate=*/true, ws, pool);
+        ff_norm_.apply(x, D, tokens, h, D, D, pool);
+        mlp_.forward(h, D, tokens, x, D, /*accumulate=*/true, ws, pool);
+    }
+
+private:
+    Norm attn_norm_, ff_norm_;
+    attention<Arch> attn_;
+    Mlp mlp_;
+};
+
+template <class Arch = simd::default_arch>
+using llama_block = pre_norm_block<rms_norm<Arch>, swiglu_mlp<Arch>, Arch>;
+
+// DDiT block: (shift1, scale1, gate1, shift2, scale2, gate2) = adaLN(c);
+// x += gate1 * attn(modulate(LN(x) * w1)); x += gate2 * mlp(modulate(LN(x) * w2)).
+template <class Arch = simd::default_arch>
+class dit_block {
+public:
+    dit_block() = default;
+    dit_block(layer_norm<Arch> norm1, attention<Arch> attn, layer_norm<Arch> norm2, gelu_mlp<Arch> mlp,
+              adaln_modulation<Arch> ada)
+        : norm1_(std::move(norm1)), norm2_(std::move(norm2)), attn_(std::move(attn)), mlp_(std::move(mlp)),
+          ada_(std::move(ada)) {
+        norm1_.check(d());
+        norm2_.check(d());
+        if (ada_.chunks() != 6 || ada_.dim() != d())
+            ddiff::detail::fail<shape_error>("dit_block: adaLN gives ", ada_.chunks(), " chunks of ", ada_.dim(),
+                                             ", expected 6 chunks of ", d());
+    }
+    std::size_t d() const noexcept { return attn_.dims().d_model; }
+    std::size_t cond_dim() const noexcept { return ada_.cond_dim(); }
+
+    std::size_t workspace_floats(std::size_t tokens, std::size_t threads) const noexcept {
+        return workspace::round(6 * d()) + 2 * workspace::round(tokens * d()) +
+               std::max(attn_.workspace_floats(tokens, threads), mlp_.workspace_floats(tokens, threads));
+    }
+
+    // x: (tokens, d) in place; c: (cond_dim) conditioning vector (after the SiLU).
+    void forward(float* x, std::size_t tokens, const float* c, const std::int64_t* positions,
+                 const attention_mask& mask, workspace& ws, thread_pool& pool) const {
+        const std::size_t D = d();
+        workspace::scope keep(ws);
+        float* mod = ws.take(6 * D).data();     // shift1 | scale1 | gate1 | shift2 | scale2 | gate2
+        float* h = ws.take(tokens * D).data();  // (tokens, d) modulated, normalised input
+        float* a = ws.take(tokens * D).data();  // (tokens, d) branch output
+        ada_.forward(c, mod, pool);
+        half(x, tokens, mod, h, pool, norm1_);
+        attn_.forward(h, D, tokens, positions, mask, a, D, false, ws, pool);
+        gated_residual(x, a, mod + 2 * D, tokens, pool);
+        half(x, tokens, mod + 3 * D, h, pool, norm2_);
+        mlp_.forward(h, D, tokens, a, D, false, ws, pool);
+        gated_residual(x, a, mod + 5 * D, tokens, pool);
+    }
+
+private:
+    void half(const float* x, std::size_t tokens, const float* shift_scale, float* h, thread_pool& pool,
+              const layer_norm<Arch>& norm) const {
+        const std::size_t D = d();
+        detail::parallel_rows(pool, tokens, D, [&](std::size_t r0, std::size_t r1) {
+            for (std::size_t t = r0; t < r1; ++t) {
+                norm.row(x + t * D, h + t * D, D);
+                simd::modulate<Arch>(h + t * D, shift_scale, shift_scale + D, D);
+            }
+        });
+    }
+    void gated_residual(float* x, const float* a, const float* gate, std::size_t tokens, thread_pool& pool) const {
+        const std::size_t D = d();
+        detail::parallel_rows(pool, tokens, D, [&](std::size_t r0, std::size_t r1) {
+            for (std::size_t t = r0; t < r1; ++t) simd::add_gated<Arch>(x + t * D, gate, a + t * D, D);
+        });
+    }
+
+    layer_norm<Arch> norm1_, norm2_;
+    attention<Arch> attn_;
+    gelu_mlp<Arch> mlp_;
+    adaln_modulation<Arch> ada_;
+};
+
+}  // namespace ddiff::nn
