@@ -4,6 +4,12 @@
 set -euo pipefail
 packages=(cmake g++ ninja-build libxtensor-dev libxsimd-dev xtl-dev doctest-dev libbenchmark-dev
           nlohmann-json3-dev)
+# Optional, for the benchmarks only (bench_gemm's OpenBLAS comparison, docs/performance.md):
+# scripts/install-deps.sh --bench
+if [ "${1:-}" = "--bench" ]; then
+  shift
+  packages+=(libopenblas-dev)
+fi
 packages+=("$@")
 missing=()
 for p in "${packages[@]}"; do

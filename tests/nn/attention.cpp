@@ -192,7 +192,7 @@ TEST_CASE("attention masks: key padding and block-causal") {
 }
 
 TEST_CASE("attention rejects bad configurations") {
-    std::vector<float> w(48 * 48, 0.0f);
+    std::vector<float> w(120 * 48, 0.0f);
     nn::rope_table rope(12, 16, 10000.0);
     auto lin = [&](std::size_t o, std::size_t i) { return nn::linear<>::from_f32(w.data(), o, i); };
     CHECK_THROWS_AS(nn::attention<>(attention_dims{48, 4, 3, 12}, lin(120, 48), lin(48, 48), rope), invalid_argument);

@@ -85,25 +85,31 @@ public:
                  const attention_mask& mask, float* y, std::size_t ldy, bool accumulate, workspace& ws,
                  thread_pool& pool) const {
         const auto& d = dims_;
-        const std::size_t T = tokens, hd = d.head_dim, H = d.n_heads, G = d.n_kv_heads;
-        const std::size_t qkvw = (H + 2 * G) * hd, kofs = H * hd, vofs = (H + G) * hd, ow = H * hd;
+        const std::size_t T = tokens, qkvw = (d.n_heads + 2 * d.n_kv_heads) * d.head_dim, ow = d.n_heads * d.head_dim;
         if (T == 0) return;
-        if (use_rope_) {
-            if (positions) {
-                for (std::size_t t = 0; t < T; ++t) rope_.check_position(positions[t]);
-            } else {
-                rope_.check_position(static_cast<std::int64_t>(T - 1));
-            }
-        }
+        check_positions(T, positions);
         workspace::scope keep(ws);
         float* qkv = ws.take(T * qkvw).data();  // (T, (H + 2 Hkv) hd): q heads | k heads | v heads
         float* o = ws.take(T * ow).data();      // (T, H hd) attention output before W_out
         qkv_.forward(x, ldx, T, qkv, qkvw, pool);
+        attend(qkv, T, positions, mask, o, ws, pool);
+        out_.forward(o, ow, T, y, ldy, pool, accumulate);
+    }
 
-        const std::size_t kpack = simd::packed_elements<Arch>(T, hd, simd::panel_format::f32);
-        const std::size_t vpack = simd::packed_elements<Arch>(hd, T, simd::panel_format::f32);
-        float* kp = ws.take(G * workspace::round(kpack)).data();  // per kv head: K as [T, hd] weight panels
-        float* vp = ws.take(G * workspace::round(vpack)).data();  // per kv head: V as [T, hd] column panels
+    // The attention core on projected heads: RoPE on q and k of qkv (T, (H + 2 Hkv) hd) in
+    // place, then o (T, H hd) = softmax(q k^T / sqrt(hd)) v per head.
+    void attend(float* qkv, std::size_t T, const std::int64_t* positions, const attention_mask& mask, float* o,
+                workspace& ws, thread_pool& pool) const {
+        const auto& d = dims_;
+        const std::size_t hd = d.head_dim, H = d.n_heads, G = d.n_kv_heads;
+        const std::size_t qkvw = (H + 2 * G) * hd, kofs = H * hd, vofs = (H + G) * hd, ow = H * hd;
+        if (T == 0) return;
+        check_positions(T, positions);
+        workspace::scope keep(ws);
+        const std::size_t kpack = workspace::round(simd::packed_elements<Arch>(T, hd, simd::panel_format::f32));
+        const std::size_t vpack = workspace::round(simd::packed_elements<Arch>(hd, T, simd::panel_format::f32));
+        float* kp = ws.take(G * kpack).data();  // per kv head: K as [T, hd] weight panels
+        float* vp = ws.take(G * vpack).data();  // per kv head: V as [T, hd] column panels
         const std::size_t threads = pool.size();
         float* sbuf = ws.take(threads * workspace::round(query_chunk * T)).data();  // per thread (chunk, T)
 
@@ -118,8 +124,8 @@ public:
             });
         }
         pool.run(G, [&](std::size_t g, std::size_t) {
-            simd::pack_rows_f32<Arch>(qkv + kofs + g * hd, qkvw, T, hd, kp + g * workspace::round(kpack));
-            simd::pack_columns_f32<Arch>(qkv + vofs + g * hd, qkvw, T, hd, vp + g * workspace::round(vpack));
+            simd::pack_rows_f32<Arch>(qkv + kofs + g * hd, qkvw, T, hd, kp + g * kpack);
+            simd::pack_columns_f32<Arch>(qkv + vofs + g * hd, qkvw, T, hd, vp + g * vpack);
         });
 
         const std::size_t chunks = (T + query_chunk - 1) / query_chunk;
@@ -128,11 +134,9 @@ public:
         pool.run(H * chunks, [&](std::size_t task, std::size_t thread) {
             const std::size_t h = task / chunks, c = task % chunks, g = h / group;
             const std::size_t r0 = c * query_chunk, rows = std::min(query_chunk, T - r0);
-            float* s = sbuf + thread * workspace::round(query_chunk * T);  // (rows, T)
-            const simd::panel_view kv{simd::panel_format::f32, T, hd, simd::gemm_config<Arch>::nr,
-                                      kp + g * workspace::round(kpack)};
-            const simd::panel_view vv{simd::panel_format::f32, hd, T, simd::gemm_config<Arch>::nr,
-                                      vp + g * workspace::round(vpack)};
+            float* s = sbuf + thread * workspace::round(query_chunk * T);  // (rows, T) scores, then probabilities
+            const simd::panel_view kv{simd::panel_format::f32, T, hd, simd::gemm_config<Arch>::nr, kp + g * kpack};
+            const simd::panel_view vv{simd::panel_format::f32, hd, T, simd::gemm_config<Arch>::nr, vp + g * vpack};
             auto scratch = pool.scratch(thread);
             simd::gemm_panels<Arch>(qkv + r0 * qkvw + h * hd, qkvw, rows, kv, 0, kv.panels(), s, T, false, scratch);
             for (std::size_t i = 0; i < rows; ++i) {
@@ -143,10 +147,18 @@ public:
             }
             simd::gemm_panels<Arch>(s, T, rows, vv, 0, vv.panels(), o + r0 * ow + h * hd, ow, false, scratch);
         });
-        out_.forward(o, ow, T, y, ldy, pool, accumulate);
     }
 
 private:
+    void check_positions(std::size_t T, const std::int64_t* positions) const {
+        if (!use_rope_) return;
+        if (positions) {
+            for (std::size_t t = 0; t < T; ++t) rope_.check_position(positions[t]);
+        } else {
+            rope_.check_position(static_cast<std::int64_t>(T - 1));
+        }
+    }
+
     attention_dims dims_;
     linear<Arch> qkv_, out_;
     rope_table rope_;

@@ -10,8 +10,8 @@
 //   A is read in place (row-major, stride lda) by the f32 kernel; for bf16_pairs an (MC x KC)
 //   block of A is converted to bf16 (row-major, so consecutive k form the pairs) in the
 //   thread's scratch.
-//   Loops: K blocks of KC (a W micro-panel of KC x NR stays in L1 and is reused by every
-//   MR-row tile of an MC block of A, which stays in L2) -> M blocks of MC -> panels -> tiles.
+//   Loops: K blocks of KC -> M blocks of MC (A packed into the thread's scratch, in L2) ->
+//   panels of W (KC x NR, streamed from L2 and reused by every MR-row tile) -> tiles.
 // Every output element is computed by the same instruction sequence whatever the thread count
 // and the panel range, so results do not depend on the number of threads.
 #pragma once
@@ -62,10 +62,13 @@ struct gemm_config {
     static constexpr std::size_t lanes = float_lanes<Arch>;
     static constexpr std::size_t nr = 2 * lanes;
     static constexpr std::size_t mr = is_avx512<Arch> ? 12 : (has_batch<float, Arch> ? 6 : 4);
-    static constexpr std::size_t kc = 256;  // f32: a KC x NR W panel is 32 KiB (L1 is 48 KiB)
-    static constexpr std::size_t mc = 240;  // rows of A per block (multiple of 4, 6, 8, 12)
-    // bf16 pairs: KC counts k (so KC/2 pairs): the panel is KC/2 x NR x 4 bytes.
-    static constexpr std::size_t kc_bf16 = 512;
+    // K block: the C tile is read and written once per K block, so a long block pays; the
+    // KC x NR W panel (128 KiB) streams from L2, the MR x KC A tile (48 KiB) from L1/L2.
+    // Measured on Zen 5 (docs/performance.md): KC 1024 / MC 96 beat 256 / 240 by ~15%.
+    static constexpr std::size_t kc = 1024;
+    static constexpr std::size_t mc = 96;  // rows of A per block (a multiple of 4, 6, 8, 12)
+    // bf16 pairs: KC counts k (KC/2 pairs), the same 128 KiB of panel per block.
+    static constexpr std::size_t kc_bf16 = 2048;
     // Thread scratch: an MC x KC block of A, packed MR-interleaved (f32) or converted to bf16
     // rows padded by 32 elements (bf16).
     static constexpr std::size_t scratch_bytes =
@@ -316,7 +319,7 @@ void f32_tile(const float* ap, const float* w, std::size_t kc, float* c, std::si
     }
 }
 
-// Packs rows [0, m) (m <= MR... a whole MC block) x k-range of A into MR-interleaved micro-panels:
+// Packs rows [0, m) (an MC block) x a k-range of A into MR-interleaved micro-panels:
 // dst[(i / MR) * kc * MR + kk * MR + i % MR], rows past m zero-filled up to a multiple of MR.
 template <std::size_t MR>
 inline void pack_a_f32(const float* a, std::size_t lda, std::size_t m, std::size_t kc, float* dst) noexcept {

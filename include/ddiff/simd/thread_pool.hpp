@@ -30,7 +30,7 @@ class thread_pool {
 public:
     // threads = total workers including the calling thread (>= 1).
     // scratch_bytes: per-thread scratch (64-byte aligned); the GEMM needs
-    // gemm_config<Arch>::scratch_bytes (255 KiB on AVX-512).
+    // gemm_config<Arch>::scratch_bytes (390 KiB on AVX-512).
     explicit thread_pool(std::size_t threads = 1, std::size_t scratch_bytes = std::size_t{1} << 19) {
         ddiff::detail::require(threads >= 1 && threads <= 256, "thread_pool", "threads", threads,
                                "in [1, 256]");

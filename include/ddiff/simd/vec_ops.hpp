@@ -195,10 +195,25 @@ void masked_softmax(float* s, std::size_t n, float scale, const std::uint8_t* ke
         for (std::size_t j = 0; j < visible; ++j) s[j] = 0.0f;
         return;
     }
-    // exp(scale * (s - m)): scale > 0, so the argument is <= 0 and exp <= 1.
-    row_scale<Arch>(s, scale, visible);
-    const double total = row_exp_shift<Arch>(s, m * scale, s, visible);
-    row_scale<Arch>(s, static_cast<float>(1.0 / total), visible);
+    // exp(scale * (s - m)): scale > 0, so the argument is <= 0 and exp <= 1; the sum is kept
+    // in float lanes (relative error <= visible * eps) and no horizontal add runs per batch.
+    const float shift = m * scale;
+    std::size_t j = 0;
+    float total = 0.0f;
+    if constexpr (has_batch<float, Arch>) {
+        using b = xsimd::batch<float, Arch>;
+        constexpr std::size_t w = b::size;
+        const b sc(scale), sh(shift);
+        b acc(0.0f);
+        for (; j + w <= visible; j += w) {
+            const b e = xsimd::exp(b::load_unaligned(s + j) * sc - sh);
+            e.store_unaligned(s + j);
+            acc += e;
+        }
+        total = horizontal_sum(acc);
+    }
+    for (; j < visible; ++j) total += (s[j] = std::exp(s[j] * scale - shift));
+    row_scale<Arch>(s, 1.0f / total, visible);
 }
 
 }  // namespace ddiff::simd

@@ -1,0 +1,67 @@
+// GEMM C = A W^T at the shapes of issue 4, 1 and 2 threads: ddiff f32, ddiff bf16 weights
+// (vdpbf16ps, and widened to f32 at packing) and OpenBLAS sgemm (same run, AVX-512 kernel).
+// Counter "flops" is a rate (FLOP/s); tools/bench/bench_to_md.py turns it into the table.
+#include "common.hpp"
+
+namespace {
+using namespace ddiff;
+using A = simd::default_arch;
+
+const long shapes[][3] = {{512, 2048, 2048}, {1024, 1024, 1024}, {128, 11008, 4096}, {64, 512, 512}};
+
+enum impl : int { f32 = 0, bf16_dot = 1, bf16_widen = 2, openblas = 3 };
+
+void BM_gemm(benchmark::State& state) {
+    const std::size_t M = state.range(0), N = state.range(1), K = state.range(2);
+    const int threads = int(state.range(3));
+    const int which = int(state.range(4));
+    const auto a = bench::randn(M * K, 1.0f, 1);
+    const auto w = bench::randn(N * K, 1.0f / std::sqrt(float(K)), 2);
+    std::vector<float> c(M * N);
+    if (which == openblas) {
+#if DDIFF_BENCH_OPENBLAS
+        openblas_set_num_threads(threads);
+        for (auto _ : state) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.0f, a.data(), int(K), w.data(),
+                        int(K), 0.0f, c.data(), int(N));
+            benchmark::DoNotOptimize(c.data());
+            benchmark::ClobberMemory();
+        }
+#else
+        state.SkipWithError("built without OpenBLAS");
+        return;
+#endif
+    } else {
+        simd::thread_pool pool{std::size_t(threads)};
+        simd::packed_weights<A> pw;
+        if (which == f32) {
+            pw = simd::packed_weights<A>::from_f32(w.data(), N, K);
+        } else {
+            std::vector<simd::bf16> wb(w.size());
+            for (std::size_t i = 0; i < w.size(); ++i) wb[i] = simd::to_bf16(w[i]);
+            pw = which == bf16_dot ? simd::packed_weights<A>::from_bf16(wb.data(), N, K)
+                                   : simd::packed_weights<A>::from_bf16_widened(wb.data(), N, K);
+        }
+        for (auto _ : state) {
+            simd::gemm<A>(a.data(), K, M, pw.view(), c.data(), N, false, pool);
+            benchmark::DoNotOptimize(c.data());
+            benchmark::ClobberMemory();
+        }
+    }
+    state.counters["flops"] = benchmark::Counter(2.0 * double(M) * double(N) * double(K),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+    static const char* names[] = {"ddiff_f32", "ddiff_bf16_dot", "ddiff_bf16_widen", "openblas"};
+    state.SetLabel(names[which]);
+}
+
+void shapes_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"M", "N", "K", "threads", "impl"});
+    for (const auto& s : shapes)
+        for (long t : {1L, 2L})
+            for (long which : {long(openblas), long(f32), long(bf16_dot), long(bf16_widen)})
+                b->Args({s[0], s[1], s[2], t, which});
+}
+BENCHMARK(BM_gemm)->Apply(shapes_args)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.3);
+}  // namespace
+
+DDIFF_BENCH_MAIN()
