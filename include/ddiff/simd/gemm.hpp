@@ -406,16 +406,34 @@ void bf16_tail(std::size_t mr, const std::uint32_t* a, std::size_t lda, const st
 }
 #endif
 
-// Serial GEMM over panels [p0, p1) of w (output columns [p0*NR, min(p1*NR, n))):
+// The threads of one GEMM that share the packed A block: each packs its share of the rows
+// (between two barriers) into the one buffer, then computes its own panels from all of it.
+struct gemm_team {
+    std::size_t rank = 0, size = 1;
+    spin_barrier* barrier = nullptr;
+};
+
+// GEMM over panels [p0, p1) of w (output columns [p0*NR, min(p1*NR, n))):
 // C[m, cols] = A[m, k] W^T (+ C when accumulate). scratch: gemm_config<Arch>::scratch_bytes,
-// 64-byte aligned (thread_pool::scratch).
+// 64-byte aligned (thread_pool::scratch); in a team it is the one buffer every member shares,
+// and every member must call with the same a, m, w and scratch.
 template <class Arch = default_arch>
 void gemm_panels(const float* a, std::size_t lda, std::size_t m, const panel_view& w,
                  std::size_t p0, std::size_t p1, float* c, std::size_t ldc, bool accumulate,
-                 std::span<std::byte> scratch) {
+                 std::span<std::byte> scratch, gemm_team team = {}) {
     using cfg = gemm_config<Arch>;
     constexpr std::size_t NR = cfg::nr, MR = cfg::mr;
-    if (m == 0 || p0 >= p1) return;
+    if (m == 0 || (team.size == 1 && p0 >= p1)) return;
+    // Packs the rows of this member's share of an mc-row block: pack(r0, r1).
+    auto prepare = [&](std::size_t mc, auto&& pack) {
+        if (team.size == 1) return pack(std::size_t{0}, mc);
+        const std::size_t tiles = (mc + MR - 1) / MR;
+        const std::size_t r0 = std::min(mc, tiles * team.rank / team.size * MR);
+        const std::size_t r1 = std::min(mc, tiles * (team.rank + 1) / team.size * MR);
+        team.barrier->wait();  // every member is done with the previous block
+        if (r0 < r1) pack(r0, r1);
+        team.barrier->wait();  // the whole block is packed
+    };
     const std::size_t n = w.n, k = w.k;
     if (scratch.size() < cfg::scratch_bytes)
         ddiff::detail::fail<shape_error>("gemm: needs ", cfg::scratch_bytes,
@@ -429,7 +447,9 @@ void gemm_panels(const float* a, std::size_t lda, std::size_t m, const panel_vie
             const bool acc = accumulate || pc > 0;
             for (std::size_t ic = 0; ic < m; ic += cfg::mc) {
                 const std::size_t mc = std::min(cfg::mc, m - ic);
-                kernel::pack_a_f32<MR>(a + ic * lda + pc, lda, mc, kc, abuf);
+                prepare(mc, [&](std::size_t r0, std::size_t r1) {
+                    kernel::pack_a_f32<MR>(a + (ic + r0) * lda + pc, lda, r1 - r0, kc, abuf + r0 * kc);
+                });
                 for (std::size_t p = p0; p < p1; ++p) {
                     const float* panel = wp + p * stride + pc * NR;
                     const std::size_t nr = std::min(NR, n - p * NR);
@@ -456,7 +476,9 @@ void gemm_panels(const float* a, std::size_t lda, std::size_t m, const panel_vie
             const bool acc = accumulate || pc > 0;
             for (std::size_t ic = 0; ic < m; ic += cfg::mc) {
                 const std::size_t mc = std::min(cfg::mc, m - ic);
-                kernel::convert_block_bf16(a + ic * lda, lda, mc, pc, kc, abuf, 2 * ldb);
+                prepare(mc, [&](std::size_t r0, std::size_t r1) {
+                    kernel::convert_block_bf16(a + (ic + r0) * lda, lda, r1 - r0, pc, kc, abuf + r0 * 2 * ldb, 2 * ldb);
+                });
                 const auto* ab = reinterpret_cast<const std::uint32_t*>(abuf);
                 for (std::size_t p = p0; p < p1; ++p) {
                     const std::uint32_t* panel = wp + p * stride + (pc / 2) * NR;
@@ -498,9 +520,12 @@ void gemm(const float* a, std::size_t lda, std::size_t m, const panel_view& w, f
         gemm_panels<Arch>(a, lda, m, w, 0, panels, c, ldc, accumulate, pool.scratch(0));
         return;
     }
-    pool.run(threads, [&](std::size_t t, std::size_t thread) {
+    // One contiguous panel range per thread; the A block is packed once, by all of them
+    // together, into thread 0's scratch (packing it in every thread cost ~20% at 64x512x512).
+    spin_barrier barrier(threads);
+    pool.run(threads, [&](std::size_t t, std::size_t) {
         const std::size_t b = panels * t / threads, e = panels * (t + 1) / threads;
-        gemm_panels<Arch>(a, lda, m, w, b, e, c, ldc, accumulate, pool.scratch(thread));
+        gemm_panels<Arch>(a, lda, m, w, b, e, c, ldc, accumulate, pool.scratch(0), gemm_team{t, threads, &barrier});
     });
 }
 

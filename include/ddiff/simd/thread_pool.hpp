@@ -26,6 +26,30 @@
 
 namespace ddiff::simd {
 
+// A reusable barrier for the threads of one pool.run: spins briefly (the partner is usually
+// microseconds away), then sleeps on the phase counter.
+class spin_barrier {
+public:
+    explicit spin_barrier(std::size_t n) noexcept : n_(n) {}
+    void wait() noexcept {
+        const std::size_t phase = phase_.load(std::memory_order_acquire);
+        if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
+            count_.store(0, std::memory_order_relaxed);
+            phase_.fetch_add(1, std::memory_order_release);
+            phase_.notify_all();
+            return;
+        }
+        for (int spin = 0; spin < 20000; ++spin)
+            if (phase_.load(std::memory_order_acquire) != phase) return;
+        while (phase_.load(std::memory_order_acquire) == phase) phase_.wait(phase, std::memory_order_acquire);
+    }
+
+private:
+    std::size_t n_;
+    std::atomic<std::size_t> count_{0};
+    std::atomic<std::size_t> phase_{0};
+};
+
 class thread_pool {
 public:
     // threads = total workers including the calling thread (>= 1).
