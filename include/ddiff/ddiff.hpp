@@ -20,3 +20,4 @@
 #include "ddiff/sampler/parallel.hpp"
 #include "ddiff/sampler/remdm.hpp"
 #include "ddiff/sampler/score_based.hpp"
+#include "ddiff/remask/stateful.hpp"

@@ -429,3 +429,91 @@ TEST_CASE("every sampler composes with the oracle and fills the canvas") {
     urun(decoder<U, S, remask::confidence, sampler::sedd_euler<noise_kind::uniform>>(umodel));
     urun(decoder<U, S, remask::confidence, sampler::sedd_analytic<noise_kind::uniform>>(umodel));
 }
+
+namespace {
+// A model whose row i strongly predicts token i % 3; with shift_logits, position i must take
+// the row of position i - 1 (Dream), position 0 its own.
+template <bool Shift>
+struct position_model {
+    using denoiser_concept = denoiser_tag;
+    using logit_type = float;
+    static constexpr noise_kind noise = noise_kind::absorbing;
+    static constexpr bool shift_logits = Shift;
+    std::size_t vocab_size() const { return 4; }
+    token_id mask_id() const { return 3; }
+    void denoise(const token_batch& x, std::span<const double>, xt::xtensor<float, 3>& out) const {
+        out = xt::zeros<float>({x.shape(0), x.shape(1), std::size_t{4}});
+        for (std::size_t b = 0; b < x.shape(0); ++b)
+            for (std::size_t i = 0; i < x.shape(1); ++i) out(b, i, i % 3) = 10.0f;
+    }
+};
+}  // namespace
+
+TEST_CASE("Dream's one-position logit shift is a model trait the decoder honours") {
+    generate_options o;
+    o.gen_length = 6;
+    o.steps = 3;
+    position_model<false> plain;
+    const auto a = decoder<position_model<false>, schedule::log_linear, remask::confidence, sampler::top_k>(plain)
+                       .generate(sequence{}, o);
+    CHECK(a.tokens == token_batch{{0, 1, 2, 0, 1, 2}});
+    position_model<true> shifted;
+    const auto b = decoder<position_model<true>, schedule::log_linear, remask::confidence, sampler::top_k>(shifted)
+                       .generate(sequence{}, o);
+    CHECK(b.tokens == token_batch{{0, 0, 1, 2, 0, 1}});
+}
+
+TEST_CASE("MaskGIT's annealed Gumbel, PC-sampler, credit and KLASS scores (hand-computed)") {
+    const std::vector<double> p = {0.5, 0.3, 0.2};
+    const std::vector<double> l = {std::log(2.0), 0.0, 0.0};  // raw softmax 0.5, 0.25, 0.25
+    const counter_rng g(9);
+    // MaskGIT at the last step (r = 1): no noise, log p(x^).
+    const step_info last{5, 4, 0.25, 0.0, 3, 0};
+    CHECK(remask::maskgit_gumbel{}.score({0, p, 1, l, std::log(4.0)}, last, g) == doctest::Approx(std::log(0.3)));
+    // Earlier: log p - tau (1 - r) log(-log u) with the remask draw (index 2).
+    const step_info first{5, 4, 1.0, 0.75, 0, 0};
+    const double u = g.uniform({streams::remask, 5, 7}, 2);
+    CHECK(remask::maskgit_gumbel{2.0}.score({7, p, 1, l, std::log(4.0)}, first, g) ==
+          doctest::Approx(std::log(0.3) - 2.0 * 0.75 * std::log(-std::log(u))));
+    // PC-sampler: exp(-lambda i) min(-p log(f + 1e-9), alpha); p = raw softmax 0.25, f = 0.1, i = 2.
+    const remask::pc_debias pc({0.6, 0.1, 0.3}, 0.5, 1.0);
+    const step_info blk{0, 4, 1.0, 0.75, 0, 10};
+    CHECK(pc.score({12, p, 1, l, std::log(4.0)}, blk, g) ==
+          doctest::Approx(std::exp(-0.5 * 2.0) * (-0.25 * std::log(0.1 + 1e-9))));
+    // Credit: first step of a block C = p_top1^0.2 at the top token; logits += 0.7 log(1 + C).
+    const remask::credit cr;
+    cr.reset(1, 4, 3);
+    std::vector<double> lg = {std::log(2.0), 0.0, 0.0};
+    cr.fuse_logits(0, 1, lg, step_info{0, 4, 1.0, 0.75, 0, 0});
+    const double c1 = std::pow(0.5, 0.2);
+    CHECK(lg[0] == doctest::Approx(std::log(2.0) + 0.7 * std::log1p(c1)));
+    CHECK(lg[1] == doctest::Approx(0.0));
+    // Next step: C decays by 0.8 before the new boost.
+    std::vector<double> lg2 = {std::log(2.0), 0.0, 0.0};
+    cr.fuse_logits(0, 1, lg2, step_info{1, 4, 0.75, 0.5, 1, 0});
+    CHECK(lg2[0] == doctest::Approx(std::log(2.0) + 0.7 * std::log1p(0.8 * float(c1) + c1)).epsilon(1e-6));
+    // KLASS: unstable until two consecutive steps change by KL < 0.01.
+    const remask::klass k;
+    k.reset(1, 2, 3);
+    const position_view v{1, p, 0, l, 0.0, 0};
+    CHECK(k.score(v, {}, g) == doctest::Approx(0.5 - 2.0));  // vs zeros: huge KL
+    CHECK(k.score(v, {}, g) == doctest::Approx(0.5 - 2.0));  // history still holds the huge KL
+    CHECK(k.score(v, {}, g) == doctest::Approx(0.5));        // two zero KLs: stable
+    const std::vector<double> moved = {0.2, 0.3, 0.5};
+    CHECK(k.score({1, moved, 0, l, 0.0, 0}, {}, g) == doctest::Approx(0.2 - 2.0));
+}
+
+TEST_CASE("credit and KLASS compose with the decoder") {
+    const auto tc = oracle::fit_text("the quick brown fox jumps over the lazy dog");
+    oracle::absorbing_markov_oracle model(tc.chain);
+    generate_options o;
+    o.gen_length = 16;
+    o.steps = 8;
+    o.block_length = 8;
+    o.temperature = 0.0;
+    using M = oracle::absorbing_markov_oracle;
+    const auto a = decoder<M, schedule::log_linear, remask::credit, sampler::dinfer_threshold>(model).generate(tc.encode("the"), o);
+    const auto b = decoder<M, schedule::log_linear, remask::klass, sampler::threshold>(model).generate(tc.encode("the"), o);
+    for (auto v : a.tokens) CHECK(v != model.mask_id());
+    for (auto v : b.tokens) CHECK(v != model.mask_id());
+}

@@ -52,12 +52,17 @@ concept forward_process = std::derived_from<typename P::process_concept, process
     };
 
 // ---- remasking strategy: a score per masked position, higher = commit sooner ----
+// Optional hooks, found with `if constexpr (requires ...)`: reset(rows, len, vocab) before a
+// decode (size per-position state there: score() runs concurrently for different positions),
+// and fuse_logits(row, position, logits, step_info) to rewrite a position's raw logits before
+// anything is drawn from them (dInfer's credit fusion).
 struct position_view {
     std::size_t position = 0;              // index in the canvas
     std::span<const double> probs;         // (vocab) p~: the distribution x^ was drawn from
     token_id token = 0;                    // x^: the proposed token
     std::span<const double> logits = {};   // (vocab) raw logits (after EOS suppression / CFG)
     double log_z = 0.0;                    // logsumexp of the raw logits
+    std::size_t row = 0;                   // batch row (for strategies that keep state per position)
 };
 
 struct step_info {

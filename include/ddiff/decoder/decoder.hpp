@@ -171,6 +171,7 @@ private:
             }
         }
         validate(x, begin, end, o);
+        if constexpr (requires { remask_.reset(B, L, V); }) remask_.reset(B, L, V);
         const std::size_t region = end - begin;
         const std::size_t bl = o.block_length == 0 ? region : o.block_length;
         const std::size_t blocks = region / bl;
@@ -334,6 +335,8 @@ private:
         }
         if (o.suppress_eos)
             for (token_id e : o.eos_ids) w.logits[static_cast<std::size_t>(e)] = -std::numeric_limits<double>::infinity();
+        if constexpr (requires { remask_.fuse_logits(b, c.position, std::span<double>(w.logits), info); })
+            remask_.fuse_logits(b, c.position, std::span<double>(w.logits), info);
         // MDLM's SUBS "zero masking probability": a proposal is never the mask itself.
         if constexpr (Model::noise == noise_kind::absorbing)
             w.logits[static_cast<std::size_t>(model_->mask_id())] = -std::numeric_limits<double>::infinity();
@@ -360,7 +363,7 @@ private:
         for (double q : p)
             if (q > 0.0) h -= q * std::log(q);
         c.entropy = h;
-        c.score = remask_.score(position_view{c.position, std::span<const double>(p), c.token, raw, log_z}, info, g);
+        c.score = remask_.score(position_view{c.position, std::span<const double>(p), c.token, raw, log_z, b}, info, g);
         if (o.eos_confidence_last && std::find(o.eos_ids.begin(), o.eos_ids.end(), c.token) != o.eos_ids.end())
             c.score = -std::numeric_limits<double>::infinity();
     }

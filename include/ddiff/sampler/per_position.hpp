@@ -26,7 +26,10 @@ struct ancestral {
 };
 
 // Fast-dLLM threshold rule (llada/generate.py get_transfer_index with threshold): commit the
-// best candidate, plus every candidate with confidence >= tau. Runs until the block is full.
+// best candidate, plus every candidate whose score is >= tau. The score is the remasking
+// strategy's (Fast-dLLM uses LLaDA's low_confidence; confidence and klass are probabilities
+// too; with a score that is not a probability only the best is committed per step).
+// Runs until the block is full.
 struct threshold {
     using sampler_concept = sampler_tag;
     static constexpr const char* name = "threshold";
@@ -39,7 +42,7 @@ struct threshold {
         if (order.empty()) return;
         c.commit(c.candidates[order[0]]);
         for (std::size_t r = 1; r < order.size(); ++r)
-            if (c.candidates[order[r]].confidence >= tau) c.commit(c.candidates[order[r]]);
+            if (c.candidates[order[r]].score >= tau) c.commit(c.candidates[order[r]]);
     }
 };
 
