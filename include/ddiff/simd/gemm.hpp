@@ -30,7 +30,7 @@
 #include "ddiff/simd/bf16.hpp"
 #include "ddiff/simd/thread_pool.hpp"
 
-#if defined(__AVX512F__) || defined(__AVX2__) || defined(__FMA__)
+#if defined(__SSE2__)
 #include <immintrin.h>
 #endif
 
@@ -114,12 +114,13 @@ void pack_rows_f32(const Src* w, std::size_t ldw, std::size_t n, std::size_t k, 
     for (std::size_t p0 = 0; p0 < n; p0 += nr) {
         const std::size_t cols = std::min(nr, n - p0);
         float* panel = dst + (p0 / nr) * k * nr;
-        for (std::size_t kk = 0; kk < k; ++kk) {
-            float* row = panel + kk * nr;
-            std::size_t j = 0;
-            for (; j < cols; ++j) row[j] = detail::load_as_float(w + (p0 + j) * ldw, kk);
-            for (; j < nr; ++j) row[j] = 0.0f;
+        // Row by row: sequential reads of W, strided writes into the (L1-sized) panel.
+        for (std::size_t j = 0; j < cols; ++j) {
+            const Src* src = w + (p0 + j) * ldw;
+            for (std::size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = detail::load_as_float(src, kk);
         }
+        for (std::size_t j = cols; j < nr; ++j)
+            for (std::size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = 0.0f;
     }
 }
 
@@ -326,7 +327,31 @@ inline void pack_a_f32(const float* a, std::size_t lda, std::size_t m, std::size
     for (std::size_t i0 = 0; i0 < m; i0 += MR) {
         float* d = dst + (i0 / MR) * kc * MR;
         const std::size_t rows = std::min(MR, m - i0);
-        for (std::size_t i = 0; i < rows; ++i) {
+        std::size_t i = 0;
+#if defined(__SSE2__)
+        // Four rows at a time: 4 x 4 transposes, so 16 elements move with 4 loads and 4 stores.
+        if constexpr (MR % 4 == 0) {
+            for (; i + 4 <= rows; i += 4) {
+                const float* s0 = a + (i0 + i) * lda;
+                const float *s1 = s0 + lda, *s2 = s1 + lda, *s3 = s2 + lda;
+                const std::size_t kc4 = kc & ~std::size_t{3};
+                for (std::size_t kk = 0; kk < kc4; kk += 4) {
+                    __m128 r0 = _mm_loadu_ps(s0 + kk), r1 = _mm_loadu_ps(s1 + kk);
+                    __m128 r2 = _mm_loadu_ps(s2 + kk), r3 = _mm_loadu_ps(s3 + kk);
+                    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                    _mm_storeu_ps(d + kk * MR + i, r0);
+                    _mm_storeu_ps(d + (kk + 1) * MR + i, r1);
+                    _mm_storeu_ps(d + (kk + 2) * MR + i, r2);
+                    _mm_storeu_ps(d + (kk + 3) * MR + i, r3);
+                }
+                for (std::size_t kk = kc4; kk < kc; ++kk) {
+                    float* o = d + kk * MR + i;
+                    o[0] = s0[kk], o[1] = s1[kk], o[2] = s2[kk], o[3] = s3[kk];
+                }
+            }
+        }
+#endif
+        for (; i < rows; ++i) {
             const float* src = a + (i0 + i) * lda;
             for (std::size_t kk = 0; kk < kc; ++kk) d[kk * MR + i] = src[kk];
         }
