@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,12 +13,13 @@
 #include <nlohmann/json.hpp>
 
 #include "ddiff/core/error.hpp"
+#include "ddiff/io/mapped_file.hpp"
 
 namespace ddiff::io::detail {
 
 // A string for an error message: JSON-quoted (control characters escaped, invalid UTF-8
 // replaced) and cut at max_bytes, so a hostile name cannot flood or garble the message.
-inline std::string quoted(std::string_view s, std::size_t max_bytes = 100) {
+inline std::string quote_str(std::string_view s, std::size_t max_bytes = 100) {
     bool cut = false;
     if (s.size() > max_bytes) {
         std::size_t n = max_bytes;
@@ -41,7 +43,7 @@ inline std::string describe(const nlohmann::json& j) {
         case vt::number_integer:
         case vt::number_unsigned: return "an integer " + dump();
         case vt::number_float: return "a floating-point number " + dump();
-        case vt::string: return "a string " + quoted(j.get_ref<const std::string&>());
+        case vt::string: return "a string " + quote_str(j.get_ref<const std::string&>());
         case vt::array: return "an array of " + std::to_string(j.size()) + " element(s)";
         case vt::object: return "an object with " + std::to_string(j.size()) + " key(s)";
         default: return "a " + std::string(j.type_name()) + " value";
@@ -59,8 +61,9 @@ inline std::optional<std::uint64_t> as_u64(const nlohmann::json& j) {
     return std::nullopt;
 }
 
-// Parses `text` as exactly one JSON value (trailing whitespace only), with two checks that
+// Parses `text` as exactly one JSON value (trailing whitespace only), with three checks that
 // nlohmann does not make:
+//  - no NUL byte anywhere (see below).
 //  - a key repeated in one object is an error. RFC 8259 section 4 leaves duplicate names
 //    undefined and parsers disagree on which copy wins (nlohmann keeps one, Python the last),
 //    so a file with two "model.embed.weight" entries could mean different tensors to
@@ -83,7 +86,7 @@ inline nlohmann::json parse_json_strict(std::string_view text, std::string_view 
             case event::key: {
                 const auto& k = parsed.get_ref<const std::string&>();
                 if (!open_objects.empty() && !open_objects.back().insert(k).second)
-                    ddiff::detail::fail<format_error>(source, ": duplicate key ", quoted(k),
+                    ddiff::detail::fail<format_error>(source, ": duplicate key ", quote_str(k),
                                                      " in one JSON object, expected each key once");
                 break;
             }
@@ -94,12 +97,25 @@ inline nlohmann::json parse_json_strict(std::string_view text, std::string_view 
         }
         return true;
     };
+    // nlohmann's lexer stops at a NUL byte as if the input ended there, so "{}\0<anything>"
+    // would parse; RFC 8259 allows no raw NUL anywhere (inside strings it must be \u0000).
+    if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+        ddiff::detail::fail<format_error>(source, ": malformed JSON (NUL byte at offset ", nul,
+                                         ", expected none: JSON text cannot contain raw NUL)");
     try {
         return nlohmann::json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true,
                                      /*ignore_comments=*/false);
     } catch (const nlohmann::json::exception& e) {
         ddiff::detail::fail<format_error>(source, ": malformed JSON (", e.what(), ")");
     }
+}
+
+// The whole file as text (through a read-only mapping, which also rejects directories and
+// other non-regular files). io_error when it cannot be read.
+inline std::string read_text_file(const std::filesystem::path& path) {
+    const mapped_file file(path);
+    const auto bytes = file.bytes();
+    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 }  // namespace ddiff::io::detail

@@ -26,6 +26,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -75,6 +76,17 @@ inline std::string shape_string(std::span<const std::size_t> shape) {
         s += std::to_string(shape[i]);
     }
     return s + "]";
+}
+
+// Product of `shape`, or nullopt when it exceeds 2^64. A zero dimension makes the product 0
+// whatever the other dimensions (empty tensors are allowed by the README), and a wrapped
+// product can itself be 0 (e.g. [2^32, 2^32]), hence the explicit test for a zero.
+inline std::optional<std::size_t> checked_numel(std::span<const std::size_t> shape) noexcept {
+    if (std::ranges::find(shape, std::size_t{0}) != shape.end()) return 0;
+    std::size_t n = 1;
+    for (std::size_t d : shape)
+        if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
+    return n;
 }
 
 template <class T>
@@ -247,7 +259,7 @@ public:
     // before using a weight).
     void expect_shape(std::span<const std::size_t> expected) const {
         if (!std::ranges::equal(expected, info_->shape))
-            ddiff::detail::fail<shape_error>(source_, ": tensor ", detail::quoted(info_->name), " has shape ",
+            ddiff::detail::fail<shape_error>(source_, ": tensor ", detail::quote_str(info_->name), " has shape ",
                                              detail::shape_string(info_->shape), ", expected ",
                                              detail::shape_string(expected));
     }
@@ -257,12 +269,12 @@ public:
 
 private:
     [[noreturn]] void fail_dtype(const char* fn, std::string_view wanted, std::string_view hint = {}) const {
-        ddiff::detail::fail<format_error>(source_, ": tensor ", detail::quoted(info_->name), " has dtype ",
+        ddiff::detail::fail<format_error>(source_, ": tensor ", detail::quote_str(info_->name), " has dtype ",
                                           dtype_name(info_->type), ", expected ", wanted, " for ", fn, "()", hint);
     }
     void check_count(std::size_t n, const char* fn) const {
         if (n != info_->numel)
-            ddiff::detail::fail<shape_error>(source_, ": tensor ", detail::quoted(info_->name), " has ",
+            ddiff::detail::fail<shape_error>(source_, ": tensor ", detail::quote_str(info_->name), " has ",
                                              info_->numel, " elements (shape ", detail::shape_string(info_->shape),
                                              "), but ", fn, "() was given a buffer of ", n);
     }
@@ -275,7 +287,7 @@ private:
     template <class T, std::size_t N>
     xt::xtensor<T, N> read_xtensor(void (tensor_ref::*read)(std::span<T>) const, const char* fn) const {
         if (info_->shape.size() != N)
-            ddiff::detail::fail<shape_error>(source_, ": tensor ", detail::quoted(info_->name), " has rank ",
+            ddiff::detail::fail<shape_error>(source_, ": tensor ", detail::quote_str(info_->name), " has rank ",
                                              info_->shape.size(), " (shape ", detail::shape_string(info_->shape),
                                              "), expected rank ", N, " for ", fn, "<", N, ">()");
         std::array<std::size_t, N> shape{};
@@ -337,12 +349,12 @@ struct safetensors_state {
 inline tensor_info parse_tensor_entry(const std::string& name, const nlohmann::json& entry,
                                       std::size_t data_size, const std::string& source) {
     using ddiff::detail::fail;
-    const std::string where = source + ": tensor " + quoted(name);
+    const std::string where = source + ": tensor " + quote_str(name);
     if (!entry.is_object())
         fail<format_error>(where, " is ", describe(entry), ", expected an object with keys dtype, shape, data_offsets");
     for (const auto& [key, value] : entry.items())
         if (key != "dtype" && key != "shape" && key != "data_offsets")
-            fail<format_error>(where, ": unexpected key ", quoted(key), ", expected only dtype, shape and data_offsets");
+            fail<format_error>(where, ": unexpected key ", quote_str(key), ", expected only dtype, shape and data_offsets");
     const auto field = [&](const char* key) -> const nlohmann::json& {
         const auto it = entry.find(key);
         if (it == entry.end()) fail<format_error>(where, ": missing key \"", key, "\"");
@@ -356,28 +368,21 @@ inline tensor_info parse_tensor_entry(const std::string& name, const nlohmann::j
     if (!dt.is_string()) fail<format_error>(where, ": dtype is ", describe(dt), ", expected a string such as \"F32\"");
     const auto parsed = parse_dtype(dt.get_ref<const std::string&>());
     if (!parsed)
-        fail<format_error>(where, ": unknown dtype ", quoted(dt.get_ref<const std::string&>()),
+        fail<format_error>(where, ": unknown dtype ", quote_str(dt.get_ref<const std::string&>()),
                            ", expected one of F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL");
     t.type = *parsed;
 
     const auto& shape = field("shape");
     if (!shape.is_array()) fail<format_error>(where, ": shape is ", describe(shape), ", expected an array of integers");
     t.shape.reserve(shape.size());
-    std::uint64_t numel = 1;
-    bool overflow = false;
     for (std::size_t i = 0; i < shape.size(); ++i) {
         const auto d = as_u64(shape[i]);
         if (!d) fail<format_error>(where, ": shape[", i, "] is ", describe(shape[i]), ", expected a non-negative integer");
         t.shape.push_back(*d);
-        overflow = overflow || __builtin_mul_overflow(numel, *d, &numel);
     }
-    // A zero dimension makes the product 0 whatever the other dimensions (empty tensors are
-    // allowed by the README), so overflow only matters when no dimension is 0. (A wrapped
-    // product can itself be 0, e.g. [2^32, 2^32], hence the explicit test.)
-    const bool empty = std::ranges::find(t.shape, std::size_t{0}) != t.shape.end();
-    if (empty) numel = 0;
-    else if (overflow) fail<format_error>(where, ": shape ", shape_string(t.shape), " has more than 2^64 elements");
-    t.numel = numel;
+    const auto numel = checked_numel(t.shape);
+    if (!numel) fail<format_error>(where, ": shape ", shape_string(t.shape), " has more than 2^64 elements");
+    t.numel = *numel;
 
     const auto& offsets = field("data_offsets");
     const auto bad_offsets = [&] {
@@ -390,11 +395,11 @@ inline tensor_info parse_tensor_entry(const std::string& name, const nlohmann::j
     if (!begin || !end) bad_offsets();
     t.begin = *begin;
     t.end = *end;
-    const std::string range = "[" + std::to_string(t.begin) + ", " + std::to_string(t.end) + "]";
+    const std::string range = shape_string(std::array<std::size_t, 2>{t.begin, t.end});  // "[b, e]"
     if (t.end < t.begin) fail<format_error>(where, ": data_offsets ", range, " has end < begin, expected begin <= end");
 
     std::uint64_t nbytes = 0;
-    if (__builtin_mul_overflow(numel, dtype_size(t.type), &nbytes))
+    if (__builtin_mul_overflow(t.numel, dtype_size(t.type), &nbytes))
         fail<format_error>(where, ": shape ", shape_string(t.shape), " x ", dtype_name(t.type),
                            " needs more than 2^64 bytes");
     if (t.end - t.begin != nbytes)
@@ -444,7 +449,7 @@ inline void parse_safetensors(safetensors_state& s) {
                 fail<format_error>(src, ": __metadata__ is ", describe(value), ", expected an object of strings");
             for (const auto& [mk, mv] : value.items()) {
                 if (!mv.is_string())
-                    fail<format_error>(src, ": __metadata__ value for ", quoted(mk), " is ", describe(mv),
+                    fail<format_error>(src, ": __metadata__ value for ", quote_str(mk), " is ", describe(mv),
                                        ", expected a string (metadata is string -> string)");
                 s.metadata.emplace(mk, mv.get<std::string>());
             }
@@ -465,12 +470,12 @@ inline void parse_safetensors(safetensors_state& s) {
     const tensor_info* previous = nullptr;
     for (const tensor_info* t : by_offset) {
         if (t->begin < covered)
-            fail<format_error>(src, ": tensors ", quoted(previous->name), " [", previous->begin, ", ", previous->end,
-                               ") and ", quoted(t->name), " [", t->begin, ", ", t->end,
+            fail<format_error>(src, ": tensors ", quote_str(previous->name), " [", previous->begin, ", ", previous->end,
+                               ") and ", quote_str(t->name), " [", t->begin, ", ", t->end,
                                ") overlap in the data buffer, expected disjoint byte ranges");
         if (t->begin > covered)
             fail<format_error>(src, ": bytes [", covered, ", ", t->begin, ") of the data buffer before tensor ",
-                               quoted(t->name), " belong to no tensor, expected a buffer without holes");
+                               quote_str(t->name), " belong to no tensor, expected a buffer without holes");
         covered = t->end;
         previous = t;
     }
@@ -535,7 +540,7 @@ public:
     tensor_ref tensor(std::string_view name) const {
         const tensor_info* t = find(name);
         if (!t)
-            ddiff::detail::fail<format_error>(state_->source, ": no tensor ", detail::quoted(name), " (the file has ",
+            ddiff::detail::fail<format_error>(state_->source, ": no tensor ", detail::quote_str(name), " (the file has ",
                                               state_->tensors.size(), " tensors)");
         return tensor(*t);
     }
@@ -585,15 +590,16 @@ inline std::vector<std::byte> serialize_safetensors(const std::vector<tensor_dat
     }
     std::size_t offset = 0;
     for (const auto& t : tensors) {
-        const std::string where = "serialize_safetensors: tensor " + detail::quoted(t.name);
+        const std::string where = "serialize_safetensors: tensor " + detail::quote_str(t.name);
         if (t.name == "__metadata__") fail<invalid_argument>(where, ": the name is reserved for the metadata");
         if (header.contains(t.name)) fail<invalid_argument>(where, ": duplicate name, expected each name once");
-        std::size_t numel = 1;
-        for (std::size_t d : t.shape)
-            if (__builtin_mul_overflow(numel, d, &numel)) fail<shape_error>(where, ": shape overflows");
-        if (numel * dtype_size(t.type) != t.bytes.size())
+        const auto numel = detail::checked_numel(t.shape);
+        std::size_t nbytes = 0;
+        if (!numel || __builtin_mul_overflow(*numel, dtype_size(t.type), &nbytes))
+            fail<shape_error>(where, ": shape ", detail::shape_string(t.shape), " needs more than 2^64 bytes");
+        if (nbytes != t.bytes.size())
             fail<shape_error>(where, ": shape ", detail::shape_string(t.shape), " x ", dtype_name(t.type), " needs ",
-                              numel * dtype_size(t.type), " bytes, got ", t.bytes.size());
+                              nbytes, " bytes, got ", t.bytes.size());
         header[t.name] = {{"dtype", std::string(dtype_name(t.type))},
                           {"shape", t.shape},
                           {"data_offsets", {offset, offset + t.bytes.size()}}};

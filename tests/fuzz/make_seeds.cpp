@@ -1,0 +1,88 @@
+// Writes the seed corpora for the fuzzers (scripts/fuzz.sh runs it; nothing binary is committed):
+//   <out>/safetensors/  small valid files from the writer: every dtype, metadata, scalars,
+//                       empty tensors, an empty header, odd header padding
+//   <out>/config/       the committed config.json and index files plus a few hand-written ones
+// usage: fuzz_make_seeds <out dir>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "ddiff/io/safetensors.hpp"
+
+using namespace ddiff::io;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write(const fs::path& p, const std::vector<std::byte>& bytes) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+void write(const fs::path& p, const std::string& text) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out << text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::cerr << "usage: fuzz_make_seeds <out dir>\n";
+        return 2;
+    }
+    const fs::path out = argv[1];
+    fs::create_directories(out / "safetensors");
+    fs::create_directories(out / "config");
+
+    const auto st = out / "safetensors";
+    write(st / "every_dtype.safetensors",
+          serialize_safetensors(
+              {tensor_data::from("f32", {2, 3}, std::vector<float>{1.5f, -2, 0, 3.25f, -0.0f, 1e-40f}),
+               tensor_data::from("f64", {2}, std::vector<double>{0.1, -1e300}),
+               tensor_data::from("f16", {2}, std::vector<f16>{{0x3c00}, {0x7e00}}),
+               tensor_data::from("bf16", {2, 1}, std::vector<bf16>{{0x3f80}, {0x0001}}),
+               tensor_data::from("i64", {1}, std::vector<std::int64_t>{-5}),
+               tensor_data::from("i32", {1}, std::vector<std::int32_t>{7}),
+               tensor_data::from("i16", {1}, std::vector<std::int16_t>{-3}),
+               tensor_data::from("i8", {2}, std::vector<std::int8_t>{-1, 1}),
+               tensor_data::from("u8", {2}, std::vector<std::uint8_t>{0, 255}),
+               tensor_data{"bool", dtype::boolean, {2}, {std::byte{0}, std::byte{1}}}},
+              {{"format", "pt"}}));
+    write(st / "scalar_and_empty.safetensors",
+          serialize_safetensors({tensor_data::from("s", {}, std::vector<float>{7}),
+                                 tensor_data::from("e", {0, 3}, std::vector<float>{})}));
+    write(st / "weights.safetensors",
+          serialize_safetensors({tensor_data::from("model.embed_tokens.weight", {4, 2}, std::vector<float>(8, 0.5f)),
+                                 tensor_data::from("model.norm.weight", {2}, std::vector<bf16>{{0x3f80}, {0x4000}})},
+                                {{"format", "pt"}, {"note", "seed"}}));
+    write(st / "empty_header.safetensors", serialize_safetensors({}));
+    {
+        // Unpadded header, data not 8-aligned: exercises the copying view path.
+        const std::string h = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+        std::vector<std::byte> b(8 + h.size() + 8, std::byte{0x3f});
+        const std::uint64_t n = h.size();
+        std::memcpy(b.data(), &n, 8);
+        std::memcpy(b.data() + 8, h.data(), h.size());
+        write(st / "unpadded.safetensors", b);
+    }
+
+    const auto cfg = out / "config";
+    const fs::path data = DDIFF_TEST_DATA;
+    int copied = 0;
+    for (const auto& e : fs::recursive_directory_iterator(data / "models"))
+        if (e.is_regular_file() && e.path().extension() == ".json") {
+            fs::copy_file(e.path(), cfg / (e.path().parent_path().filename().string() + "_" + e.path().filename().string()),
+                          fs::copy_options::overwrite_existing);
+            ++copied;
+        }
+    write(cfg / "nested.json",
+          R"({"rope_scaling": {"type": "linear", "factor": 2.0, "dims": [1, 2, 3]}, "n": -1, "u": 18446744073709551615,
+              "f": 1e38, "b": true, "s": "x", "a": [[1.5, 2], [3]], "z": null})");
+    write(cfg / "index.json", R"({"metadata": {"total_size": 8}, "weight_map": {"a": "x.safetensors", "b": "y.safetensors"}})");
+    std::cout << "seeds written to " << out << " (" << copied << " committed json files)\n";
+    return 0;
+}
