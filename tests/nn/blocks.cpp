@@ -226,3 +226,35 @@ TEST_CASE("workspace: take is aligned, scopes release, exhaustion throws") {
     CHECK(ws.high_water() == 32);
     CHECK_THROWS_AS(ws.take(200), shape_error);
 }
+
+TEST_CASE("linear with bf16 weights: widened is exact f32 arithmetic, dot rounds the input to bf16") {
+    std::mt19937 g(5);
+    std::normal_distribution<float> dn;
+    const std::size_t T = 13, in = 70, out = 45;
+    std::vector<float> x(T * in), w(out * in), b(out);
+    for (auto* v : {&x, &w, &b})
+        for (auto& e : *v) e = dn(g);
+    std::vector<simd::bf16> wb(w.size());
+    for (std::size_t i = 0; i < w.size(); ++i) wb[i] = simd::to_bf16(w[i]);
+    nn::thread_pool pool(2);
+    for (auto path : {nn::bf16_path::widen, nn::bf16_path::dot}) {
+        const auto lin = nn::linear<>::from_bf16(wb.data(), out, in, b.data(), path);
+        std::vector<float> y(T * out);
+        lin.forward(x.data(), T, y.data(), pool);
+        const bool rounds_input = path == nn::bf16_path::dot && simd::has_bf16_dot<simd::default_arch>;
+        std::size_t bad = 0;
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t o = 0; o < out; ++o) {
+                double s = b[o], a = std::abs(b[o]);
+                for (std::size_t i = 0; i < in; ++i) {
+                    const float xi = rounds_input ? simd::round_to_bf16(x[t * in + i]) : x[t * in + i];
+                    const double p = double(xi) * double(simd::to_float(wb[o * in + i]));
+                    s += p;
+                    a += std::abs(p);
+                }
+                bad += std::abs(y[t * out + o] - s) > test::sum_tolerance(2 * in + 2, a, test::eps32);
+            }
+        CAPTURE(int(path));
+        CHECK(bad == 0);
+    }
+}
