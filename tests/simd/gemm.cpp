@@ -69,7 +69,7 @@ const std::array<std::size_t, 3> sizes[] = {{1, 1, 1},   {1, 1, 7},    {3, 1, 5}
 
 template <class Arch>
 void check_f32(const char* name) {
-    thread_pool one(1), two(2);
+    thread_pool one(1), two(2), three(3);
     for (auto [m, n, k] : sizes)
         for (std::size_t pad : {0u, 3u}) {
             CAPTURE(name);
@@ -83,12 +83,14 @@ void check_f32(const char* name) {
             reference(p, ref, absdot);
             const auto c1 = run<Arch>(p, pw, one);
             const auto c2 = run<Arch>(p, pw, two);
+            const auto c3 = run<Arch>(p, pw, three);  // more threads than cores: uneven split
             std::size_t bad = 0;
             for (std::size_t i = 0; i < m; ++i)
                 for (std::size_t j = 0; j < n; ++j) {
                     const double tol = test::sum_tolerance(k + 1, absdot[i * n + j], test::eps32);
                     bad += std::abs(c1[i * p.ldc + j] - ref[i * n + j]) > tol;
                     bad += c1[i * p.ldc + j] != c2[i * p.ldc + j];  // thread count never changes a bit
+                    bad += c1[i * p.ldc + j] != c3[i * p.ldc + j];
                 }
             CHECK(bad == 0);
         }
