@@ -83,7 +83,7 @@ class decoder {
 public:
     using logit_type = typename Model::logit_type;
 
-    explicit decoder(Model& model, Schedule schedule = {}, Remask remask = {}, Sampler sampler = {})
+    explicit decoder(Model& model, Schedule schedule = Schedule(), Remask remask = Remask(), Sampler sampler = Sampler())
         : model_(&model), schedule_(std::move(schedule)), remask_(std::move(remask)), sampler_(std::move(sampler)) {}
 
     const Schedule& schedule() const noexcept { return schedule_; }

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "ddiff/simd/bf16.hpp"
+
 namespace ddiff::io {
 
 // The dtypes ddiff reads. Names and sizes follow the safetensors spec
@@ -59,19 +61,17 @@ constexpr bool is_floating(dtype t) noexcept {
     return t == dtype::f64 || t == dtype::f32 || t == dtype::f16 || t == dtype::bf16;
 }
 
-// bfloat16: the upper half of an IEEE binary32 (same exponent range, 8-bit significand).
-struct bf16 {
-    std::uint16_t bits;
-};
+// bfloat16: the upper half of an IEEE binary32 (same exponent range, 8-bit significand); one
+// type for the whole library, with its conversions, in simd/bf16.hpp.
+using simd::bf16;
+using simd::to_bf16;
+using simd::to_float;
 // IEEE 754 binary16: 1 sign, 5 exponent (bias 15), 10 significand bits.
 struct f16 {
     std::uint16_t bits;
 };
 static_assert(sizeof(bf16) == 2 && alignof(bf16) == 2 && std::is_trivially_copyable_v<bf16>);
 static_assert(sizeof(f16) == 2 && alignof(f16) == 2 && std::is_trivially_copyable_v<f16>);
-
-// Exact: every bf16 value (subnormals, infinities, NaN payloads) is a float32 value.
-constexpr float to_float(bf16 h) noexcept { return std::bit_cast<float>(std::uint32_t(h.bits) << 16); }
 
 // Exact: binary16 is a subset of binary32. Subnormal halves (exponent field 0) are
 // m * 2^-24 and become normal floats; exponent field 31 is inf (m = 0) or NaN, whose
@@ -88,15 +88,6 @@ constexpr float to_float(f16 h) noexcept {
     if (exponent == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));
     // Rebias the exponent from 15 to 127.
     return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-}
-
-// float32 -> bf16 with round-to-nearest-even, as torch's x.to(torch.bfloat16) does; a NaN stays a
-// (quiet) NaN instead of rounding into infinity.
-constexpr bf16 to_bf16(float x) noexcept {
-    const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return bf16{std::uint16_t((u >> 16) | 0x40u)};
-    const std::uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
-    return bf16{std::uint16_t((u + rounding) >> 16)};
 }
 
 // The dtype whose stored bytes are exactly a T (what view<T>() requires). BOOL has none:

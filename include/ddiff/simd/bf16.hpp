@@ -12,19 +12,19 @@ struct bf16 {
     std::uint16_t bits = 0;
 };
 
-inline float to_float(bf16 h) noexcept {
+constexpr float to_float(bf16 h) noexcept {
     return std::bit_cast<float>(static_cast<std::uint32_t>(h.bits) << 16);
 }
 
 // Round to nearest, ties to even (the rule of vcvtne2ps2bf16 and of torch's .to(bfloat16));
 // NaN stays NaN (quiet).
-inline bf16 to_bf16(float x) noexcept {
+constexpr bf16 to_bf16(float x) noexcept {
     const std::uint32_t u = std::bit_cast<std::uint32_t>(x);
     if ((u & 0x7fffffffu) > 0x7f800000u) return bf16{static_cast<std::uint16_t>((u >> 16) | 0x40u)};
     const std::uint32_t rounded = u + 0x7fffu + ((u >> 16) & 1u);
     return bf16{static_cast<std::uint16_t>(rounded >> 16)};
 }
 
-inline float round_to_bf16(float x) noexcept { return to_float(to_bf16(x)); }
+constexpr float round_to_bf16(float x) noexcept { return to_float(to_bf16(x)); }
 
 }  // namespace ddiff::simd

@@ -1,0 +1,112 @@
+// The masked-diffusion negative ELBO of a sequence by Monte Carlo, as LLaDA's
+// get_log_likelihood.py estimates it: per mini-batch of b samples, k ~ U{1..l} and
+// x_j = round(linspace(k, k + (b - 1) l / b, b)), wrapped into [1, l] (stratified numbers of
+// masked tokens); sample j masks exactly x_j positions chosen uniformly, t_j = x_j / l, and
+//   loss_j = sum over masked i of -log p(x_0^i | x_t) / t_j          (nats for the sequence).
+// The estimate is the mean of loss_j; its standard error comes from the independent
+// mini-batch means (the samples inside one mini-batch are stratified, not independent).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <span>
+#include <vector>
+
+#include "ddiff/core/concepts.hpp"
+#include "ddiff/core/error.hpp"
+#include "ddiff/core/rng.hpp"
+
+namespace ddiff {
+
+struct elbo_options {
+    std::size_t mc_num = 128;     // samples (LLaDA's default)
+    std::size_t batch_size = 16;  // samples per stratified mini-batch; divides mc_num
+    std::uint64_t seed = 0;
+    std::uint32_t stream = 0;     // distinguishes the draws of different windows of one text
+};
+
+struct elbo_estimate {
+    double nats = 0.0;                // mean of loss_j
+    double standard_error = 0.0;      // from the mini-batch means
+    std::vector<double> sample_loss;  // loss_j, nats
+    std::vector<double> t;            // t_j = x_j / l
+};
+
+// loss for one given mask (1 = masked) of ids: sum over masked i of -log p(x_0^i | x_t), / t.
+template <class Model>
+double masked_sample_loss(Model& model, std::span<const token_id> ids, std::span<const std::uint8_t> mask, double t) {
+    static_assert(masked_denoiser<Model>, "masked_sample_loss: needs an absorbing-noise model with a mask token");
+    if (mask.size() != ids.size())
+        detail::fail<shape_error>("masked_sample_loss: mask has ", mask.size(), " entries for ", ids.size(),
+                                  " tokens, expected one per token");
+    detail::require(t > 0.0 && t <= 1.0, "masked_sample_loss", "t", t, "a value in (0, 1]");
+    const std::size_t L = ids.size();
+    token_batch x = xt::zeros<token_id>({std::size_t{1}, L});
+    for (std::size_t i = 0; i < L; ++i) x(0, i) = mask[i] ? model.mask_id() : ids[i];
+    xt::xtensor<typename Model::logit_type, 3> logits;
+    const double alpha[] = {1.0 - t};
+    model.denoise(x, alpha, logits);
+    const std::size_t V = logits.shape(2);
+    double loss = 0.0;
+    for (std::size_t i = 0; i < L; ++i) {
+        if (!mask[i]) continue;
+        const auto* row = logits.data() + i * V;
+        double m = -std::numeric_limits<double>::infinity();
+        for (std::size_t v = 0; v < V; ++v) m = std::max(m, double(row[v]));
+        double z = 0.0;
+        for (std::size_t v = 0; v < V; ++v) z += std::exp(double(row[v]) - m);
+        loss += m + std::log(z) - double(row[static_cast<std::size_t>(ids[i])]);
+    }
+    return loss / t;
+}
+
+// Monte Carlo negative ELBO of ids (nats), LLaDA's estimator. observe(done, total) after each sample.
+template <class Model, class Observer>
+elbo_estimate masked_elbo(Model& model, std::span<const token_id> ids, const elbo_options& o, Observer&& observe) {
+    const std::size_t l = ids.size(), b = o.batch_size;
+    detail::require(l >= 1, "masked_elbo", "length", l, "at least 1 token");
+    detail::require(b >= 1, "masked_elbo", "batch_size", b, "at least 1");
+    detail::require(o.mc_num >= b && o.mc_num % b == 0, "masked_elbo", "mc_num", o.mc_num,
+                    "a positive multiple of batch_size");
+    const counter_rng g(o.seed);
+    elbo_estimate r;
+    std::vector<double> batch_means;
+    std::vector<std::size_t> perm(l);
+    std::vector<std::uint8_t> mask(l);
+    for (std::size_t mb = 0; mb < o.mc_num / b; ++mb) {
+        const auto step = static_cast<std::uint32_t>(mb);
+        const double k = 1.0 + std::floor(g.uniform({streams::time, step, o.stream}) * double(l));  // U{1..l}
+        double sum = 0.0;
+        for (std::size_t j = 0; j < b; ++j) {
+            const double lin = k + double(j) * double(l) / double(b);  // linspace(k, k + (b-1) l/b, b)
+            auto xj = static_cast<std::size_t>(std::nearbyint(lin));  // torch.round: half to even
+            xj = (xj - 1) % l + 1;
+            // Exactly xj positions: the first xj of a uniform permutation (Fisher-Yates).
+            std::iota(perm.begin(), perm.end(), std::size_t{0});
+            for (std::size_t i = l; i > 1; --i) {
+                const double u = g.uniform({streams::transfer, step, o.stream}, static_cast<std::uint32_t>(j * l + i));
+                std::swap(perm[i - 1], perm[std::min(i - 1, static_cast<std::size_t>(u * double(i)))]);
+            }
+            std::fill(mask.begin(), mask.end(), std::uint8_t{0});
+            for (std::size_t i = 0; i < xj; ++i) mask[perm[i]] = 1;
+            const double t = double(xj) / double(l);
+            const double loss = masked_sample_loss(model, ids, mask, t);
+            r.sample_loss.push_back(loss);
+            r.t.push_back(t);
+            sum += loss;
+            observe(r.sample_loss.size(), o.mc_num);
+        }
+        batch_means.push_back(sum / double(b));
+    }
+    const double n = double(batch_means.size());
+    r.nats = std::accumulate(batch_means.begin(), batch_means.end(), 0.0) / n;
+    if (batch_means.size() > 1) {
+        double var = 0.0;
+        for (double m : batch_means) var += (m - r.nats) * (m - r.nats);
+        r.standard_error = std::sqrt(var / (n - 1.0) / n);
+    }
+    return r;
+}
+
+}  // namespace ddiff

@@ -1,0 +1,187 @@
+// LLaDA (model_type "llada", block_type "llama"; GSAI-ML/LLaDA-8B-Base modeling_llada.py):
+// bidirectional LLaMA blocks (RMSNorm, RoPE rotate-half, SwiGLU, no biases), untied head.
+// Loads the Hugging Face layout (config.json + model.safetensors or a sharded index) and
+// satisfies the denoiser concept, so every decoder composes with it.
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ddiff/core/concepts.hpp"
+#include "ddiff/core/error.hpp"
+#include "ddiff/io/checkpoint.hpp"
+#include "ddiff/io/config.hpp"
+#include "ddiff/model/weights.hpp"
+#include "ddiff/nn/blocks.hpp"
+#include "ddiff/nn/embedding.hpp"
+#include "ddiff/nn/lm_head.hpp"
+
+namespace ddiff::model {
+
+struct llada_config {
+    std::size_t d_model = 0, n_heads = 0, n_kv_heads = 0, n_layers = 0, mlp_hidden = 0;
+    std::size_t vocab_size = 0, embedding_size = 0, max_sequence_length = 0;
+    double rope_theta = 10000.0, rms_norm_eps = 1e-5;
+    token_id mask_id = 0, eos_id = -1, pad_id = -1;
+    bool weight_tying = false;
+
+    std::size_t head_dim() const { return d_model / n_heads; }
+
+    // Every key the forward pass depends on is read and checked; values this implementation
+    // does not support (another block type, biases, ALiBi, ...) are config_errors naming the key.
+    static llada_config from_json(const io::json_config& c) {
+        auto expect = [&](const char* key, const std::string& want) {
+            if (!c.has_value(key)) return;
+            const auto v = c.get<std::string>(key);
+            if (v != want)
+                ddiff::detail::fail<config_error>(c.source(), ": key \"", key, "\" = \"", v, "\", expected \"", want,
+                                                  "\" (the only value ddiff's LLaDA supports)");
+        };
+        auto expect_flag = [&](const char* key, bool want) {
+            if (c.has_value(key) && c.get<bool>(key) != want)
+                ddiff::detail::fail<config_error>(c.source(), ": key \"", key, "\" = ", !want, ", expected ", want,
+                                                  " (the only value ddiff's LLaDA supports)");
+        };
+        expect("model_type", "llada");
+        expect("block_type", "llama");
+        expect("activation_type", "silu");
+        expect("layer_norm_type", "rms");
+        expect_flag("include_bias", false);
+        expect_flag("include_qkv_bias", false);
+        expect_flag("alibi", false);
+        expect_flag("rope", true);
+        expect_flag("attention_layer_norm", false);
+        expect_flag("input_emb_norm", false);
+        expect_flag("scale_logits", false);
+        llada_config k;
+        k.d_model = c.get_in<std::size_t>("d_model", 1, 1 << 20);
+        k.n_heads = c.get_in<std::size_t>("n_heads", 1, k.d_model);
+        if (k.d_model % k.n_heads != 0)
+            ddiff::detail::fail<config_error>(c.source(), ": d_model = ", k.d_model, " is not a multiple of n_heads = ",
+                                              k.n_heads, ", expected head_dim = d_model / n_heads");
+        k.n_kv_heads = c.get_in<std::size_t>("n_kv_heads", 1, k.n_heads, k.n_heads);
+        if (k.n_heads % k.n_kv_heads != 0)
+            ddiff::detail::fail<config_error>(c.source(), ": n_kv_heads = ", k.n_kv_heads,
+                                              ", expected a divisor of n_heads = ", k.n_heads);
+        k.n_layers = c.get_in<std::size_t>("n_layers", 1, 1 << 12);
+        const auto ratio = c.get_in<std::size_t>("mlp_ratio", 1, 1 << 10, 4);
+        k.mlp_hidden = c.get_in<std::size_t>("mlp_hidden_size", 1, 1 << 24, ratio * k.d_model);
+        k.vocab_size = c.get_in<std::size_t>("vocab_size", 1, std::size_t{1} << 31);
+        k.embedding_size = c.get_in<std::size_t>("embedding_size", k.vocab_size, std::size_t{1} << 31, k.vocab_size);
+        k.max_sequence_length = c.get_in<std::size_t>("max_sequence_length", 1, std::size_t{1} << 24, 4096);
+        k.rope_theta = c.get_in<double>("rope_theta", 1.0 + 1e-9, 1e12, 10000.0);
+        k.rms_norm_eps = c.get_in<double>("rms_norm_eps", 1e-30, 1.0, 1e-5);
+        k.mask_id = c.get_in<token_id>("mask_token_id", 0, token_id(k.embedding_size - 1), 126336);
+        k.eos_id = c.get_in<token_id>("eos_token_id", -1, token_id(k.embedding_size - 1), -1);
+        k.pad_id = c.get_in<token_id>("pad_token_id", -1, token_id(k.embedding_size - 1), -1);
+        k.weight_tying = c.get<bool>("weight_tying", false);
+        return k;
+    }
+};
+
+template <class Arch = simd::default_arch>
+class llada {
+public:
+    using denoiser_concept = denoiser_tag;
+    using logit_type = float;
+    static constexpr noise_kind noise = noise_kind::absorbing;
+    static constexpr bool time_conditioned = false;
+
+    // dir: a Hugging Face checkpoint directory (config.json + model.safetensors or
+    // model.safetensors.index.json with its shards).
+    static llada load(const std::filesystem::path& dir, const load_options& o = {}) {
+        const auto cfg = llada_config::from_json(io::json_config::load(dir / "config.json"));
+        const auto ck = io::checkpoint::open(dir);
+        return llada(cfg, ck, o);
+    }
+
+    llada(const llada_config& cfg, const io::checkpoint& ck, const load_options& o)
+        : cfg_(cfg), pool_(std::make_unique<simd::thread_pool>(std::max<std::size_t>(1, o.threads))) {
+        const std::size_t D = cfg.d_model, H = cfg.n_heads, G = cfg.n_kv_heads, hd = cfg.head_dim();
+        const std::size_t F = cfg.mlp_hidden, Vr = cfg.embedding_size;
+        const std::string p = "model.transformer.";
+        const auto wte = matrix::read(ck, p + "wte.weight", Vr, D);
+        emb_ = nn::embedding(wte.to_f32(), Vr, D);
+        const nn::attention_dims dims{D, H, G, hd};
+        const nn::rope_table rope(hd, cfg.max_sequence_length, cfg.rope_theta);
+        const auto eps = static_cast<float>(cfg.rms_norm_eps);
+        for (std::size_t i = 0; i < cfg.n_layers; ++i) {
+            const std::string b = p + "blocks." + std::to_string(i) + ".";
+            const auto q = matrix::read(ck, b + "q_proj.weight", H * hd, D);
+            const auto k = matrix::read(ck, b + "k_proj.weight", G * hd, D);
+            const auto v = matrix::read(ck, b + "v_proj.weight", G * hd, D);
+            const auto gate = matrix::read(ck, b + "ff_proj.weight", F, D);
+            const auto up = matrix::read(ck, b + "up_proj.weight", F, D);
+            blocks_.emplace_back(
+                nn::rms_norm<Arch>(read_vector(ck, b + "attn_norm.weight", D), eps),
+                nn::attention<Arch>(dims, matrix::stack({&q, &k, &v}).template to_linear<Arch>(o),
+                                    matrix::read(ck, b + "attn_out.weight", D, H * hd).template to_linear<Arch>(o), rope),
+                nn::rms_norm<Arch>(read_vector(ck, b + "ff_norm.weight", D), eps),
+                nn::swiglu_mlp<Arch>(matrix::stack({&gate, &up}).template to_linear<Arch>(o),
+                                     matrix::read(ck, b + "ff_out.weight", D, F).template to_linear<Arch>(o)));
+        }
+        const auto head_w = cfg.weight_tying ? wte : matrix::read(ck, p + "ff_out.weight", Vr, D);
+        head_ = nn::lm_head<nn::rms_norm<Arch>, Arch>(nn::rms_norm<Arch>(read_vector(ck, p + "ln_f.weight", D), eps),
+                                                      head_w.template to_linear<Arch>(o));
+    }
+
+    const llada_config& config() const noexcept { return cfg_; }
+    std::size_t vocab_size() const noexcept { return cfg_.embedding_size; }
+    token_id mask_id() const noexcept { return cfg_.mask_id; }
+    std::size_t threads() const noexcept { return pool_->size(); }
+
+    // Logits of one sequence: ids (T), out (T, vocab). key_valid (T) or nullptr: 0 marks padding
+    // keys that no query attends to (the updated HF file's attention_mask behaviour).
+    void forward(std::span<const token_id> ids, float* out, const std::uint8_t* key_valid = nullptr) {
+        const std::size_t T = ids.size(), D = cfg_.d_model;
+        if (T > cfg_.max_sequence_length)
+            ddiff::detail::fail<invalid_argument>("llada: sequence of ", T, " tokens, expected at most "
+                                                  "max_sequence_length = ", cfg_.max_sequence_length);
+        reserve(T);
+        emb_.forward(ids.data(), T, x_.data(), D);
+        const nn::attention_mask mask{key_valid, 0};
+        for (const auto& blk : blocks_) blk.forward(x_.data(), T, positions_.data(), mask, ws_, *pool_);
+        head_.forward(x_.data(), T, out, cfg_.embedding_size, ws_, *pool_);
+    }
+
+    // Denoiser concept: x (batch, len), alpha ignored (LLaDA is not time-conditioned),
+    // out (batch, len, vocab).
+    void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {
+        const std::size_t B = x.shape(0), T = x.shape(1), V = vocab_size();
+        if (alpha.size() != B)
+            ddiff::detail::fail<shape_error>("llada::denoise: ", alpha.size(), " noise levels for a batch of ", B,
+                                             ", expected one per row");
+        if (out.shape(0) != B || out.shape(1) != T || out.shape(2) != V) out = xt::xtensor<float, 3>::from_shape({B, T, V});
+        for (std::size_t b = 0; b < B; ++b)
+            forward(std::span<const token_id>(x.data() + b * T, T), out.data() + b * T * V);
+    }
+
+private:
+    // Buffers sized for the longest sequence seen; forward passes then allocate nothing.
+    void reserve(std::size_t T) {
+        if (T <= reserved_) return;
+        const std::size_t threads = pool_->size();
+        std::size_t need = head_.workspace_floats(T, threads);
+        for (const auto& b : blocks_) need = std::max(need, b.workspace_floats(T, threads));
+        ws_ = nn::workspace(need);
+        x_.assign(T * cfg_.d_model, 0.0f);
+        positions_.resize(T);
+        for (std::size_t i = 0; i < T; ++i) positions_[i] = static_cast<std::int64_t>(i);
+        reserved_ = T;
+    }
+
+    llada_config cfg_;
+    std::unique_ptr<simd::thread_pool> pool_;
+    nn::embedding emb_;
+    std::vector<nn::llama_block<Arch>> blocks_;
+    nn::lm_head<nn::rms_norm<Arch>, Arch> head_;
+    nn::workspace ws_;
+    std::vector<float> x_;                 // (T, d) residual stream
+    std::vector<std::int64_t> positions_;  // (T) RoPE positions 0..T-1
+    std::size_t reserved_ = 0;
+};
+
+}  // namespace ddiff::model

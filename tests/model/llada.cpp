@@ -1,0 +1,114 @@
+// LLaDA against the PyTorch reference (tools/reference/llada.py, goldens written by
+// tools/reference/make_goldens.py): logits within a derived tolerance with the argmax identical
+// at every position, for f32, bf16 and sharded checkpoints; and generate() token parity.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "../support/tolerance.hpp"
+#include "ddiff/ddiff.hpp"
+#include "ddiff/io/safetensors.hpp"
+#include "ddiff/model/llada.hpp"
+
+using namespace ddiff;
+namespace fs = std::filesystem;
+
+namespace {
+const fs::path models = fs::path(DDIFF_TEST_DATA) / "models";
+
+void check_logits(const fs::path& dir) {
+    auto m = model::llada<>::load(dir);
+    const auto g = io::safetensors_file::open(dir / "golden.safetensors");
+    const auto ids = g.tensor("input_ids").to_i64<2>();
+    const auto ref = g.tensor("logits_f64").to_f64<3>();
+    const std::size_t B = ids.shape(0), T = ids.shape(1), V = ref.shape(2);
+    REQUIRE(m.vocab_size() == V);
+    token_batch x = xt::zeros<token_id>({B, T});
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t t = 0; t < T; ++t) x(b, t) = token_id(ids(b, t));
+    xt::xtensor<float, 3> out;
+    const std::vector<double> alpha(B, 0.5);
+    m.denoise(x, alpha, out);
+    // Float32 forward vs a float64 reference: every dot product of length K <= max(d, F) rounds
+    // with relative error K eps32 of its absolute sum; errors add over the layers and the head.
+    // Bound per logit: (n_layers + 1) * K * eps32 * (scale of the logits), scale = max |ref| + 1.
+    const auto& c = m.config();
+    const double K = double(std::max(c.d_model, c.mlp_hidden));
+    double scale = 1.0;
+    for (double v : ref) scale = std::max(scale, std::abs(v) + 1.0);
+    const double tol = double(c.n_layers + 1) * K * test::eps32 * scale;
+    CAPTURE(dir.filename().string());
+    CAPTURE(tol);
+    double worst = 0.0;
+    for (std::size_t b = 0; b < B; ++b)
+        for (std::size_t t = 0; t < T; ++t) {
+            std::size_t best_ref = 0, best = 0;
+            for (std::size_t v = 0; v < V; ++v) {
+                worst = std::max(worst, std::abs(double(out(b, t, v)) - ref(b, t, v)));
+                if (ref(b, t, v) > ref(b, t, best_ref)) best_ref = v;
+                if (out(b, t, v) > out(b, t, best)) best = v;
+            }
+            CHECK(best == best_ref);
+        }
+    CHECK(worst <= tol);
+    MESSAGE(dir.filename().string() << ": max |logit error| " << worst << " (bound " << tol << ")");
+}
+}  // namespace
+
+TEST_CASE("LLaDA logits match the PyTorch reference: f32, bf16, sharded") {
+    check_logits(models / "llada_tiny_f32");
+    check_logits(models / "llada_tiny_bf16");
+    check_logits(models / "llada_tiny_sharded");
+}
+
+TEST_CASE("LLaDA decoding reproduces the PyTorch transcription of generate() token for token") {
+    const fs::path dir = models / "llada_tiny_f32";
+    auto m = model::llada<>::load(dir);
+    const auto g = io::safetensors_file::open(dir / "generate_golden.safetensors");
+    const auto prompt_ids = g.tensor("prompt_ids").to_i64<2>();
+    const auto expected = g.tensor("output_ids").to_i64<2>();
+    sequence prompt = xt::zeros<token_id>({prompt_ids.shape(1)});
+    for (std::size_t i = 0; i < prompt.size(); ++i) prompt(i) = token_id(prompt_ids(0, i));
+    decoder<model::llada<>, schedule::log_linear, remask::low_confidence, sampler::top_k> dec(m);
+    generate_options o;
+    o.gen_length = 16;
+    o.steps = 8;
+    o.block_length = 8;
+    o.temperature = 0.0;
+    const auto res = dec.generate(prompt, o);
+    REQUIRE(res.tokens.shape(1) == expected.shape(1));
+    for (std::size_t i = 0; i < expected.shape(1); ++i) {
+        CAPTURE(i);
+        CHECK(res.tokens(0, i) == expected(0, i));
+    }
+    CHECK(res.nfe == 8);
+}
+
+TEST_CASE("LLaDA loading rejects bad configs and checkpoints with typed errors") {
+    const fs::path tmp = fs::temp_directory_path() / "ddiff_llada_bad";
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    fs::copy_file(models / "llada_tiny_f32" / "model.safetensors", tmp / "model.safetensors");
+    auto write_config = [&](const std::string& text) {
+        std::ofstream(tmp / "config.json") << text;
+    };
+    const std::string base = R"("d_model": 64, "n_heads": 4, "n_kv_heads": 4, "n_layers": 2, "mlp_hidden_size": 128,
+        "vocab_size": 97, "embedding_size": 97, "max_sequence_length": 64, "mask_token_id": 94)";
+    write_config("{\"model_type\": \"llada\", \"block_type\": \"sequential\", " + base + "}");
+    CHECK_THROWS_WITH_AS(model::llada<>::load(tmp), doctest::Contains("block_type"), config_error);
+    write_config("{\"model_type\": \"llada\", \"include_bias\": true, " + base + "}");
+    CHECK_THROWS_WITH_AS(model::llada<>::load(tmp), doctest::Contains("include_bias"), config_error);
+    write_config(R"({"model_type": "llada", "d_model": 64, "n_heads": 5, "n_layers": 2, "vocab_size": 97})");
+    CHECK_THROWS_AS(model::llada<>::load(tmp), config_error);
+    // A config that claims more layers than the checkpoint holds: a missing tensor.
+    write_config("{\"model_type\": \"llada\", " + base.substr(0, base.find("\"n_layers\"")) + "\"n_layers\": 3, " +
+                 base.substr(base.find("\"mlp_hidden_size\"")) + "}");
+    CHECK_THROWS_WITH_AS(model::llada<>::load(tmp), doctest::Contains("blocks.2"), ddiff::error);
+    // A config whose hidden size disagrees with the tensors: a shape error naming the tensor.
+    write_config(R"({"model_type": "llada", "d_model": 32, "n_heads": 4, "n_layers": 2, "mlp_hidden_size": 128,
+        "vocab_size": 97, "max_sequence_length": 64, "mask_token_id": 94})");
+    CHECK_THROWS_WITH_AS(model::llada<>::load(tmp), doctest::Contains("wte.weight"), shape_error);
+    fs::remove_all(tmp);
+}
