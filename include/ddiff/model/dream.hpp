@@ -1,0 +1,213 @@
+// Dream (model_type "Dream"; Dream-org/Dream-v0-Base-7B modeling_dream.py): the Qwen2
+// transformer run bidirectionally (RMSNorm, RoPE rotate-half, GQA, biases on q/k/v only,
+// SwiGLU, untied head). Loads the Hugging Face layout and satisfies the denoiser concept.
+// The network returns UNSHIFTED logits (row i from hidden state i); Dream reads the prediction
+// for position i at row i - 1 (it was initialised from the autoregressive Qwen2.5), which the
+// decoder does because of the trait shift_logits (docs/notes/architectures.md section 2.3).
+#pragma once
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ddiff/core/concepts.hpp"
+#include "ddiff/core/error.hpp"
+#include "ddiff/io/checkpoint.hpp"
+#include "ddiff/io/config.hpp"
+#include "ddiff/model/weights.hpp"
+#include "ddiff/nn/blocks.hpp"
+#include "ddiff/nn/embedding.hpp"
+#include "ddiff/nn/lm_head.hpp"
+
+namespace ddiff::model {
+
+struct dream_config {
+    // RoPE tables are built for this many positions at most: Dream's max_position_embeddings
+    // (131072) would cost 64 MB per layer at head_dim 128. Raise max_positions before
+    // constructing the model (dream(cfg, checkpoint, options)) for longer sequences.
+    static constexpr std::size_t default_max_positions = 4096;
+
+    std::size_t hidden_size = 0, n_heads = 0, n_kv_heads = 0, n_layers = 0, intermediate_size = 0;
+    std::size_t vocab_size = 0, max_position_embeddings = 0, max_positions = 0;
+    double rope_theta = 10000.0, rms_norm_eps = 1e-6;
+    token_id mask_id = 0, pad_id = -1, eos_id = -1, bos_id = -1;
+    bool tie_word_embeddings = false;
+
+    std::size_t head_dim() const { return hidden_size / n_heads; }
+
+    // Every key the forward pass depends on is read and checked; unsupported values (another
+    // activation, RoPE scaling, sliding-window attention) are config_errors naming the key.
+    static dream_config from_json(const io::json_config& c) {
+        auto unsupported = [&](const char* key, const auto& found, const char* want) {
+            ddiff::detail::fail<config_error>(c.source(), ": key \"", key, "\" = ", found, ", expected ", want,
+                                              " (the only value ddiff's Dream supports)");
+        };
+        if (c.has_value("model_type") && c.get<std::string>("model_type") != "Dream")
+            unsupported("model_type", "\"" + c.get<std::string>("model_type") + "\"", "\"Dream\"");
+        if (c.has_value("hidden_act") && c.get<std::string>("hidden_act") != "silu")
+            unsupported("hidden_act", "\"" + c.get<std::string>("hidden_act") + "\"", "\"silu\"");
+        if (c.has_value("use_sliding_window") && c.get<bool>("use_sliding_window"))
+            unsupported("use_sliding_window", "true", "false");
+        if (c.has_value("rope_scaling")) {
+            // transformers writes null for plain RoPE; {"rope_type": "default"} means the same.
+            const auto rs = c.section("rope_scaling");
+            const std::string type = rs.has_value("rope_type") ? rs.get<std::string>("rope_type")
+                                                               : rs.get<std::string>("type", "");
+            if (type != "default") unsupported("rope_scaling", c.json()["rope_scaling"].dump(), "null");
+        }
+        dream_config k;
+        k.hidden_size = c.get_in<std::size_t>("hidden_size", 1, 1 << 20);
+        k.n_heads = c.get_in<std::size_t>("num_attention_heads", 1, k.hidden_size);
+        if (k.hidden_size % k.n_heads != 0 || k.head_dim() % 2 != 0)
+            ddiff::detail::fail<config_error>(c.source(), ": hidden_size = ", k.hidden_size,
+                                              " over num_attention_heads = ", k.n_heads,
+                                              ", expected an even head_dim = hidden_size / num_attention_heads");
+        if (c.has_value("head_dim") && c.get<std::size_t>("head_dim") != k.head_dim())
+            ddiff::detail::fail<config_error>(c.source(), ": key \"head_dim\" = ", c.get<std::size_t>("head_dim"),
+                                              ", expected hidden_size / num_attention_heads = ", k.head_dim());
+        k.n_kv_heads = c.get_in<std::size_t>("num_key_value_heads", 1, k.n_heads, k.n_heads);
+        if (k.n_heads % k.n_kv_heads != 0)
+            ddiff::detail::fail<config_error>(c.source(), ": num_key_value_heads = ", k.n_kv_heads,
+                                              ", expected a divisor of num_attention_heads = ", k.n_heads);
+        k.n_layers = c.get_in<std::size_t>("num_hidden_layers", 1, 1 << 12);
+        k.intermediate_size = c.get_in<std::size_t>("intermediate_size", 1, 1 << 24);
+        k.vocab_size = c.get_in<std::size_t>("vocab_size", 2, std::size_t{1} << 31);
+        k.max_position_embeddings = c.get_in<std::size_t>("max_position_embeddings", 1, std::size_t{1} << 24, 32768);
+        k.max_positions = std::min(k.max_position_embeddings, default_max_positions);
+        k.rope_theta = c.get_in<double>("rope_theta", 1.0 + 1e-9, 1e12, 10000.0);
+        k.rms_norm_eps = c.get_in<double>("rms_norm_eps", 1e-30, 1.0, 1e-6);
+        const auto last = token_id(k.vocab_size - 1);
+        k.mask_id = c.get_in<token_id>("mask_token_id", 0, last);
+        k.pad_id = c.get_in<token_id>("pad_token_id", -1, last, -1);
+        k.eos_id = c.get_in<token_id>("eos_token_id", -1, last, -1);
+        k.bos_id = c.get_in<token_id>("bos_token_id", -1, last, -1);
+        k.tie_word_embeddings = c.get<bool>("tie_word_embeddings", false);
+        return k;
+    }
+};
+
+template <class Arch = simd::default_arch>
+class dream {
+public:
+    using denoiser_concept = denoiser_tag;
+    using logit_type = float;
+    static constexpr noise_kind noise = noise_kind::absorbing;
+    static constexpr bool time_conditioned = false;
+    // The prediction for position i is row i - 1 of the network output (generation_utils.py:
+    // logits = cat(logits[:, :1], logits[:, :-1])); the decoder applies it.
+    static constexpr bool shift_logits = true;
+
+    // dir: a Hugging Face checkpoint directory (config.json + model.safetensors or an index).
+    static dream load(const std::filesystem::path& dir, const load_options& o = {}) {
+        const auto cfg = dream_config::from_json(io::json_config::load(dir / "config.json"));
+        const auto ck = io::checkpoint::open(dir);
+        return dream(cfg, ck, o);
+    }
+
+    dream(const dream_config& cfg, const io::checkpoint& ck, const load_options& o)
+        : cfg_(cfg), pool_(std::make_unique<simd::thread_pool>(std::max<std::size_t>(1, o.threads))) {
+        const std::size_t D = cfg.hidden_size, H = cfg.n_heads, G = cfg.n_kv_heads, hd = cfg.head_dim();
+        const std::size_t F = cfg.intermediate_size, V = cfg.vocab_size;
+        const auto embed = matrix::read(ck, "model.embed_tokens.weight", V, D);
+        emb_ = nn::embedding(embed.to_f32(), V, D);
+        const nn::attention_dims dims{D, H, G, hd};
+        const nn::rope_table rope(hd, cfg.max_positions, cfg.rope_theta);
+        const auto eps = static_cast<float>(cfg.rms_norm_eps);
+        for (std::size_t i = 0; i < cfg.n_layers; ++i) {
+            const std::string b = "model.layers." + std::to_string(i) + ".";
+            const std::string a = b + "self_attn.";
+            const auto q = matrix::read(ck, a + "q_proj.weight", H * hd, D);
+            const auto k = matrix::read(ck, a + "k_proj.weight", G * hd, D);
+            const auto v = matrix::read(ck, a + "v_proj.weight", G * hd, D);
+            // Bias of the fused projection: q heads | k heads | v heads, as the weight rows.
+            std::vector<float> qkv_bias = read_vector(ck, a + "q_proj.bias", H * hd);
+            for (const char* name : {"k_proj.bias", "v_proj.bias"}) {
+                const auto part = read_vector(ck, a + name, G * hd);
+                qkv_bias.insert(qkv_bias.end(), part.begin(), part.end());
+            }
+            const auto gate = matrix::read(ck, b + "mlp.gate_proj.weight", F, D);
+            const auto up = matrix::read(ck, b + "mlp.up_proj.weight", F, D);
+            blocks_.emplace_back(
+                nn::rms_norm<Arch>(read_vector(ck, b + "input_layernorm.weight", D), eps),
+                nn::attention<Arch>(dims, matrix::stack({&q, &k, &v}).template to_linear<Arch>(o, qkv_bias.data()),
+                                    matrix::read(ck, a + "o_proj.weight", D, H * hd).template to_linear<Arch>(o), rope),
+                nn::rms_norm<Arch>(read_vector(ck, b + "post_attention_layernorm.weight", D), eps),
+                nn::swiglu_mlp<Arch>(matrix::stack({&gate, &up}).template to_linear<Arch>(o),
+                                     matrix::read(ck, b + "mlp.down_proj.weight", D, F).template to_linear<Arch>(o)));
+        }
+        const auto head_w = cfg.tie_word_embeddings ? embed : matrix::read(ck, "lm_head.weight", V, D);
+        head_ = nn::lm_head<nn::rms_norm<Arch>, Arch>(nn::rms_norm<Arch>(read_vector(ck, "model.norm.weight", D), eps),
+                                                      head_w.template to_linear<Arch>(o));
+    }
+
+    const dream_config& config() const noexcept { return cfg_; }
+    std::size_t vocab_size() const noexcept { return cfg_.vocab_size; }
+    token_id mask_id() const noexcept { return cfg_.mask_id; }
+    std::size_t threads() const noexcept { return pool_->size(); }
+
+    // Unshifted logits of one sequence: ids (T), out (T, vocab). valid (T) or nullptr: 0 marks
+    // padding. As Dream's generate(): padding keys are never attended to and positions are
+    // cumsum(valid) - 1 (so a left-padded row sees the same positions as the unpadded one);
+    // the logits at padded positions themselves are meaningless.
+    void forward(std::span<const token_id> ids, float* out, const std::uint8_t* valid = nullptr) {
+        const std::size_t T = ids.size(), D = cfg_.hidden_size;
+        if (T > cfg_.max_positions)
+            ddiff::detail::fail<invalid_argument>("dream: sequence of ", T, " tokens, expected at most max_positions = ",
+                                                  cfg_.max_positions, " (min(max_position_embeddings, ",
+                                                  dream_config::default_max_positions, ") unless raised)");
+        reserve(T);
+        const std::int64_t* pos = positions_.data();  // (T) 0..T-1
+        if (valid) {
+            std::int64_t seen = 0;
+            for (std::size_t t = 0; t < T; ++t) padded_positions_[t] = valid[t] ? seen++ : 1;
+            pos = padded_positions_.data();
+        }
+        emb_.forward(ids.data(), T, x_.data(), D);
+        const nn::attention_mask mask{valid, 0};
+        for (const auto& blk : blocks_) blk.forward(x_.data(), T, pos, mask, ws_, *pool_);
+        head_.forward(x_.data(), T, out, cfg_.vocab_size, ws_, *pool_);
+    }
+
+    // Denoiser concept: x (batch, len), alpha ignored (Dream is not time-conditioned),
+    // out (batch, len, vocab) unshifted logits.
+    void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {
+        const std::size_t B = x.shape(0), T = x.shape(1), V = vocab_size();
+        if (alpha.size() != B)
+            ddiff::detail::fail<shape_error>("dream::denoise: ", alpha.size(), " noise levels for a batch of ", B,
+                                             ", expected one per row");
+        if (out.shape(0) != B || out.shape(1) != T || out.shape(2) != V) out = xt::xtensor<float, 3>::from_shape({B, T, V});
+        for (std::size_t b = 0; b < B; ++b)
+            forward(std::span<const token_id>(x.data() + b * T, T), out.data() + b * T * V);
+    }
+
+private:
+    // Buffers sized for the longest sequence seen; forward passes then allocate nothing.
+    void reserve(std::size_t T) {
+        if (T <= reserved_) return;
+        const std::size_t threads = pool_->size();
+        std::size_t need = head_.workspace_floats(T, threads);
+        for (const auto& b : blocks_) need = std::max(need, b.workspace_floats(T, threads));
+        ws_ = nn::workspace(need);
+        x_.assign(T * cfg_.hidden_size, 0.0f);
+        positions_.resize(T);
+        padded_positions_.resize(T);
+        for (std::size_t i = 0; i < T; ++i) positions_[i] = static_cast<std::int64_t>(i);
+        reserved_ = T;
+    }
+
+    dream_config cfg_;
+    std::unique_ptr<simd::thread_pool> pool_;
+    nn::embedding emb_;
+    std::vector<nn::llama_block<Arch>> blocks_;
+    nn::lm_head<nn::rms_norm<Arch>, Arch> head_;
+    nn::workspace ws_;
+    std::vector<float> x_;                        // (T, d) residual stream
+    std::vector<std::int64_t> positions_;         // (T) RoPE positions 0..T-1
+    std::vector<std::int64_t> padded_positions_;  // (T) cumsum(valid) - 1, padding at 1
+    std::size_t reserved_ = 0;
+};
+
+}  // namespace ddiff::model
