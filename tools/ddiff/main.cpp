@@ -15,6 +15,8 @@
 #include <ddiff/io/config.hpp>
 #include <ddiff/io/safetensors.hpp>
 #include <ddiff/io/tokenizer.hpp>
+#include <ddiff/model/dit.hpp>
+#include <ddiff/model/dream.hpp>
 #include <ddiff/model/llada.hpp>
 
 #include "args.hpp"
@@ -181,6 +183,48 @@ std::string default_model() {
         if (std::filesystem::exists(std::filesystem::path(dir) / "config.json")) return dir;
     return "markov";
 }
+
+// Any checkpoint the CLI can load, behind one denoiser type, so the decoder is instantiated once
+// per sampler rather than once per (architecture, sampler); one visit per forward pass costs
+// nothing next to the pass. Dream's one-position logit shift is applied here (the static
+// shift_logits trait cannot vary at run time), and the cache is off (time_conditioned)
+// because the DiT may be time-conditioned.
+struct cli_checkpoint {
+    using denoiser_concept = denoiser_tag;
+    using logit_type = float;
+    static constexpr noise_kind noise = noise_kind::absorbing;
+    static constexpr bool time_conditioned = true;
+    std::variant<model::llada<>, model::dream<>, model::dit<>> m;
+    std::string type;
+
+    static cli_checkpoint load(const std::filesystem::path& dir, const model::load_options& lo) {
+        const auto cfg = io::json_config::load(dir / "config.json");
+        const std::string type = cfg.get<std::string>("model_type", cfg.has_value("model") ? "sedd" : "");
+        if (type == "llada") return {model::llada<>::load(dir, lo), type};
+        if (type == "Dream") return {model::dream<>::load(dir, lo), type};
+        if (type == "mdlm" || type == "sedd") return {model::dit<>::load(dir, lo), type};
+        throw cli::usage_error("ddiff: " + (dir / "config.json").string() + ": model_type '" + type +
+                               "', expected one of: llada, Dream, mdlm (or a SEDD config with a \"model\" section)");
+    }
+    std::size_t vocab_size() const {
+        return std::visit([](const auto& x) { return x.vocab_size(); }, m);
+    }
+    token_id mask_id() const {
+        return std::visit([](const auto& x) { return x.mask_id(); }, m);
+    }
+    void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {
+        std::visit([&](auto& model) {
+            model.denoise(x, alpha, out);
+            using M = std::decay_t<decltype(model)>;
+            if constexpr (ddiff::detail::shifts_logits<M>()) {
+                const std::size_t B = out.shape(0), T = out.shape(1), V = out.shape(2);
+                for (std::size_t b = 0; b < B; ++b)
+                    for (std::size_t t = T; t-- > 1;)
+                        std::copy_n(out.data() + (b * T + t - 1) * V, V, out.data() + (b * T + t) * V);
+            }
+        }, m);
+    }
+};
 
 // How text maps to ids and back for the model at hand (the CLI edge: run-time functions).
 struct text_codec {
@@ -398,14 +442,9 @@ int generate(int argc, char** argv) {
         if (!std::filesystem::exists(dir / "config.json"))
             throw cli::usage_error("ddiff generate: --model = '" + model +
                                    "', expected a checkpoint directory with config.json, 'markov' or 'markov:FILE'");
-        const auto cfg = io::json_config::load(dir / "config.json");
-        const std::string type = cfg.get<std::string>("model_type", "");
-        if (type != "llada")
-            throw cli::usage_error("ddiff generate: " + (dir / "config.json").string() + ": model_type '" + type +
-                                   "', expected one of: llada");
         model::load_options lo;
         lo.threads = threads;
-        auto m = model::llada<>::load(dir, lo);
+        auto m = cli_checkpoint::load(dir, lo);
         const auto tok = io::char_tokenizer::find(dir);
         text_codec codec;
         codec.mask = m.mask_id();
@@ -455,7 +494,7 @@ int evaluate(int argc, char** argv) {
         throw cli::usage_error("ddiff eval: --model = '" + dir.string() + "', expected a checkpoint directory with config.json");
     model::load_options lo;
     lo.threads = std::size_t(opt.integer("threads", 1, 256));
-    auto m = model::llada<>::load(dir, lo);
+    auto m = cli_checkpoint::load(dir, lo);
     const auto tok = io::char_tokenizer::find(dir);
     if (opt.has("masks")) {
         const auto f = io::safetensors_file::open(opt.str("masks"));
