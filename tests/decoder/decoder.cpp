@@ -517,3 +517,41 @@ TEST_CASE("credit and KLASS compose with the decoder") {
     for (auto v : a.tokens) CHECK(v != model.mask_id());
     for (auto v : b.tokens) CHECK(v != model.mask_id());
 }
+
+namespace {
+// Conditional logits (prompt visible) prefer token 1 slightly over 2; unconditional ones (the
+// prompt masked) prefer 1 strongly: guidance l_u + (w + 1)(l_c - l_u) flips the choice to 2.
+struct cfg_model {
+    using denoiser_concept = denoiser_tag;
+    using logit_type = float;
+    static constexpr noise_kind noise = noise_kind::absorbing;
+    std::size_t vocab_size() const { return 4; }
+    token_id mask_id() const { return 3; }
+    void denoise(const token_batch& x, std::span<const double>, xt::xtensor<float, 3>& out) const {
+        out = xt::zeros<float>({x.shape(0), x.shape(1), std::size_t{4}});
+        for (std::size_t b = 0; b < x.shape(0); ++b) {
+            const bool conditional = x(b, 0) != 3;
+            for (std::size_t i = 0; i < x.shape(1); ++i) {
+                out(b, i, 1) = conditional ? 0.9f : 1.0f;
+                out(b, i, 2) = conditional ? 0.8f : 0.0f;
+            }
+        }
+    }
+};
+}  // namespace
+
+TEST_CASE("LLaDA's unsupervised CFG: l_u + (w + 1)(l_c - l_u), two model calls per step") {
+    cfg_model m;
+    decoder<cfg_model, schedule::log_linear, remask::confidence, sampler::top_k> d(m);
+    generate_options o;
+    o.gen_length = 4;
+    o.steps = 2;
+    const sequence prompt = {0};
+    const auto plain = d.generate(prompt, o);
+    CHECK(plain.tokens == token_batch{{0, 1, 1, 1, 1}});
+    CHECK(plain.nfe == 2);
+    o.cfg_scale = 1.0;  // token 1: 1 + 2 (0.9 - 1) = 0.8; token 2: 0 + 2 (0.8 - 0) = 1.6
+    const auto guided = d.generate(prompt, o);
+    CHECK(guided.tokens == token_batch{{0, 2, 2, 2, 2}});
+    CHECK(guided.nfe == 4);
+}
