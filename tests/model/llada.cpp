@@ -112,3 +112,31 @@ TEST_CASE("LLaDA loading rejects bad configs and checkpoints with typed errors")
     CHECK_THROWS_WITH_AS(model::llada<>::load(tmp), doctest::Contains("wte.weight"), shape_error);
     fs::remove_all(tmp);
 }
+
+TEST_CASE("LLaDA's key-padding mask matches the reference (padded keys never attended)") {
+    const fs::path dir = models / "llada_tiny_f32";
+    auto m = model::llada<>::load(dir);
+    const auto g = io::safetensors_file::open(dir / "golden.safetensors");
+    const auto ids = g.tensor("input_ids").to_i64<2>();
+    const auto mask = g.tensor("attention_mask").to_i64<2>();
+    const auto ref = g.tensor("logits_padmask_f64").to_f64<3>();
+    const std::size_t B = ids.shape(0), T = ids.shape(1), V = ref.shape(2);
+    const auto& c = m.config();
+    double scale = 1.0;
+    for (double v : ref) scale = std::max(scale, std::abs(v) + 1.0);
+    const double tol = double(c.n_layers + 1) * double(std::max(c.d_model, c.mlp_hidden)) * test::eps32 * scale;
+    std::vector<float> out(T * V);
+    for (std::size_t b = 0; b < B; ++b) {
+        std::vector<token_id> row(T);
+        std::vector<std::uint8_t> valid(T);
+        for (std::size_t t = 0; t < T; ++t) {
+            row[t] = token_id(ids(b, t));
+            valid[t] = std::uint8_t(mask(b, t) != 0);
+        }
+        m.forward(row, out.data(), valid.data());
+        for (std::size_t t = 0; t < T; ++t) {
+            if (!valid[t]) continue;  // outputs at padded positions carry no meaning
+            for (std::size_t v = 0; v < V; ++v) CHECK(std::abs(double(out[t * V + v]) - ref(b, t, v)) <= tol);
+        }
+    }
+}
