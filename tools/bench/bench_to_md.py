@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """bench_to_md.py: turns Google Benchmark JSON from bench_gemm / bench_attention / bench_layer
-into the markdown tables of docs/performance.md (medians of the repetitions; every ratio is
-between numbers of the same run).
+(and bench_decode) into the markdown tables of docs/performance.md (medians of the repetitions;
+every ratio is between numbers of the same run).
 
 Usage:
   bench_to_md.py gemm.json attention.json layer.json               # print the tables
   bench_to_md.py --update docs/performance.md gemm.json ...        # replace the text between
                                                                    # <!-- bench:begin --> and
                                                                    # <!-- bench:end -->
+  bench_to_md.py --update docs/performance.md decode.json          # bench_decode's table goes
+                                                                   # between <!-- bench-decode:begin -->
+                                                                   # and <!-- bench-decode:end -->
 Peaks for the percentages: --peak1 / --peak2 GFLOP/s (default 267 / 525, this machine's
 measured AVX-512 FP32 FMA peak on 1 / 2 cores, ../shared/reference/platform.md).
 Standard library only (no numpy).
@@ -37,7 +40,7 @@ def load(paths):
             runs.append({"family": name.split("/")[0], "params": params, "label": b.get("label", ""),
                          "ms": b["real_time"] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]],
                          "flops": b.get("flops"), "tokens": b.get("tokens"),
-                         "reps": b.get("repetitions", 1)})
+                         "reps": b.get("repetitions", 1), "counters": b})
     return runs, context
 
 
@@ -94,6 +97,62 @@ def layer_table(runs, peak):
             + "\n".join(out) + "\n")
 
 
+def decode_table(runs, ctx):
+    """bench_decode: ddiff and PyTorch side by side, one row per measure."""
+    side = {}
+    for r in runs:
+        if r["family"] in ("BM_decode_ddiff", "BM_decode_torch"):
+            side[r["family"].split("_")[-1]] = r
+    if not side:
+        return ""
+    d, t = side.get("ddiff"), side.get("torch")
+
+    def c(r, k):
+        return r["counters"].get(k) if r else None
+
+    def f(x, fmt):
+        return format(x, fmt) if x is not None and x >= 0 else "-"
+
+    rows = [("decode wall time, s", "ms", 1e-3, ".2f", "torch/ddiff"),
+            ("ms per model call (wall / NFE)", "ms_per_call", 1, ".1f", "torch/ddiff"),
+            ("ms per model call, forward only (median call)", "forward_ms", 1, ".1f", "torch/ddiff"),
+            ("tokens / s (generated)", "tokens_per_s", 1, ".1f", "ddiff/torch"),
+            ("model calls (NFE)", "nfe", 1, ".0f", None),
+            ("weights, MiB", "weights_mb", 1, ".0f", None),
+            ("peak RSS, whole process incl. loading, MiB", "peak_rss_mb", 1, ".0f", "/weights"),
+            ("peak RSS during the decode, MiB", "decode_peak_rss_mb", 1, ".0f", "/weights"),
+            ("RSS after the decode, MiB", "rss_mb", 1, ".0f", "/weights"),
+            ("model loading, s", "load_s", 1, ".2f", None)]
+    out = ["| | ddiff | PyTorch | ratio |", "|---|---|---|---|"]
+    for name, key, scale, fmt, kind in rows:
+        dv = d["ms"] * scale if key == "ms" and d else c(d, key)
+        tv = t["ms"] * scale if key == "ms" and t else c(t, key)
+        if kind == "/weights":
+            w = c(d, "weights_mb") or c(t, "weights_mb")
+            ratio = (f"{dv / w:.2f} / {tv / w:.2f} x weights" if dv and tv and w and dv > 0 and tv > 0 else "-")
+        elif kind and dv and tv:
+            ratio = f"{(tv / dv if kind == 'torch/ddiff' else dv / tv):.2f}x ddiff faster"
+        else:
+            ratio = ""
+        out.append(f"| {name} | {f(dv, fmt)} | {f(tv, fmt)} | {ratio} |")
+    eq = c(t, "tokens_equal")
+    reps = max(r["reps"] for r in side.values())
+    head = (f"Measured {ctx.get('date', '?')}, {reps} repetitions of each side (median), host load "
+            f"{ctx.get('load_avg', '?')}; {ctx.get('decode', '')}; ddiff arch {ctx.get('ddiff_arch', '?')}; "
+            f"PyTorch {ctx.get('torch', '?')} with OpenBLAS core {ctx.get('torch_openblas_core', '?')}.")
+    if eq is not None and eq >= 0:
+        head += f" PyTorch chose ddiff's token at {eq:.0f} of the generated positions."
+    return head + "\n\n" + "\n".join(out) + "\n"
+
+
+def replace_between(doc, begin, end, body, path):
+    if begin not in doc or end not in doc:
+        sys.exit(f"{path}: markers {begin} / {end} not found")
+    pre, rest = doc.split(begin, 1)
+    _, post = rest.split(end, 1)
+    return pre + begin + "\n" + body + end + post
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("json", nargs="+")
@@ -108,19 +167,21 @@ def main():
             f"{ctx.get('load_avg', '?')}; ddiff arch {ctx.get('ddiff_arch', '?')}, bf16 "
             f"{ctx.get('ddiff_bf16_dot', '?')}; OpenBLAS core {ctx.get('openblas_core', 'not built')}. "
             f"Peaks: {peak[1]:.0f} / {peak[2]:.0f} GFLOP/s (1 / 2 cores).\n")
-    body = "\n".join(x for x in (head, gemm_table(runs, peak), attention_table(runs), layer_table(runs, peak)) if x)
+    tables = [x for x in (gemm_table(runs, peak), attention_table(runs), layer_table(runs, peak)) if x]
+    body = "\n".join([head] + tables)
+    decode = decode_table(runs, ctx)
     if not a.update:
-        sys.stdout.write(body)
+        sys.stdout.write(body if tables or not decode else "")
+        sys.stdout.write(("\n" if tables else "") + decode if decode else "")
         return
     with open(a.update) as f:
         doc = f.read()
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    if begin not in doc or end not in doc:
-        sys.exit(f"{a.update}: markers {begin} / {end} not found")
-    pre, rest = doc.split(begin, 1)
-    _, post = rest.split(end, 1)
+    if tables or not decode:
+        doc = replace_between(doc, "<!-- bench:begin -->", "<!-- bench:end -->", body, a.update)
+    if decode:  # bench_decode's JSON: its own section
+        doc = replace_between(doc, "<!-- bench-decode:begin -->", "<!-- bench-decode:end -->", decode, a.update)
     with open(a.update, "w") as f:
-        f.write(pre + begin + "\n" + body + end + post)
+        f.write(doc)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,346 @@
+// Whole decode (issue 5 item 6): ddiff's decoder<llada, log_linear, low_confidence, top_k> on
+// the random-weight LLaDA checkpoint of tools/bench/make_bench_checkpoint.py (hidden 1024,
+// 8 layers, 16 heads, FFN 2816, vocabulary 4096, f32), 32 prompt + 256 generated tokens,
+// 64 steps, one block, temperature 0, 2 threads; and in the same run the PyTorch reference
+// (tools/bench/torch_decode.py, a child process per repetition) on the same checkpoint and prompt.
+//
+// BM_decode_ddiff  one iteration = one generate() call, real time.
+// BM_decode_torch  one iteration = one child process; the manual time is the child's own
+//                  generate() wall time (its model loading and Python start-up are not counted).
+// Counters (both): ms_per_call (wall / model calls), forward_ms (median of the model calls
+// alone), tokens_per_s (generated tokens / wall), peak_rss_mb (getrusage ru_maxrss of the
+// process that decoded, loading included), decode_peak_rss_mb (VmHWM reset just before the
+// decode: the decode's own peak), rss_mb (VmRSS after it), weights_mb, nfe; ddiff also
+// load_peak_rss_mb / load_rss_mb (right after loading) and rss_anon_mb / rss_file_mb; torch
+// also tokens_equal (generated positions where PyTorch chose ddiff's token).
+//
+// The child alone gets an environment without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (OpenBLAS's
+// AVX-512 kernel); this process keeps its own environment and does not link OpenBLAS.
+//
+// Own flags (before Google Benchmark's): --checkpoint=DIR (default /tmp/ddiff_bench_llada),
+// --python=PATH (/usr/bin/python3), --torch_script=PATH, --torch=0 (ddiff only); --gen_length=N
+// and --steps=N change the decode (defaults 256 and 64, the issue's; for quick checks only).
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ddiff/ddiff.hpp"
+#include "ddiff/model/llada.hpp"
+
+extern char** environ;
+
+namespace {
+using namespace ddiff;
+using clk = std::chrono::steady_clock;
+
+constexpr std::size_t prompt_length = 32;
+constexpr std::size_t threads = 2;
+std::size_t gen_length = 256;  // --gen_length / --steps: only for a quick functional check
+std::uint32_t steps = 64;
+
+struct settings {
+    std::string checkpoint = "/tmp/ddiff_bench_llada";
+    std::string python = "/usr/bin/python3";
+    std::string torch_script = DDIFF_SOURCE_DIR "/tools/bench/torch_decode.py";
+    bool torch = true;
+} opt;
+
+double status_mb(const char* key) {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    const std::string k = std::string(key) + ":";
+    while (std::getline(f, line))
+        if (line.rfind(k, 0) == 0) return std::atof(line.c_str() + k.size()) / 1024.0;
+    return -1.0;
+}
+double maxrss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_maxrss) / 1024.0;
+}
+// Resets VmHWM to the current RSS (Linux >= 4.0); false where /proc/self/clear_refs is not writable.
+bool reset_peak_rss() {
+    std::ofstream f("/proc/self/clear_refs");
+    if (!f) return false;
+    f << "5";
+    f.flush();
+    return bool(f);
+}
+
+// LLaDA with the model calls timed (the decoder calls denoise on this type).
+class timed_llada : public model::llada<> {
+public:
+    using model::llada<>::llada;
+    void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {
+        const auto t0 = clk::now();
+        model::llada<>::denoise(x, alpha, out);
+        calls.push_back(std::chrono::duration<double, std::milli>(clk::now() - t0).count());
+    }
+    std::vector<double> calls;
+};
+
+struct loaded {
+    std::unique_ptr<timed_llada> model;
+    double weight_bytes = 0, load_s = 0, load_peak_mb = 0, load_rss_mb = 0;
+    std::vector<token_id> prompt;
+};
+
+loaded& ddiff_model() {
+    static loaded L = [] {
+        loaded l;
+        const std::filesystem::path dir = opt.checkpoint;
+        const auto t0 = clk::now();
+        const auto cfg = model::llada_config::from_json(io::json_config::load(dir / "config.json"));
+        {
+            const auto ck = io::checkpoint::open(dir);
+            for (auto name : ck.names()) l.weight_bytes += double(ck.tensor(name).bytes().size());
+            l.model = std::make_unique<timed_llada>(cfg, ck, model::load_options{.threads = threads});
+        }
+        l.load_s = std::chrono::duration<double>(clk::now() - t0).count();
+        l.load_peak_mb = maxrss_mb();
+        l.load_rss_mb = status_mb("VmRSS");
+        for (std::size_t i = 0; i < prompt_length; ++i)
+            l.prompt.push_back(token_id((i * 97 + 13) % std::size_t(cfg.mask_id)));  // = torch_decode.py
+        return l;
+    }();
+    return L;
+}
+
+std::vector<token_id> ddiff_tokens;  // the generated ids of the last ddiff decode
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void BM_decode_ddiff(benchmark::State& state) {
+    if (!std::filesystem::exists(std::filesystem::path(opt.checkpoint) / "config.json")) {
+        state.SkipWithError(("no checkpoint in " + opt.checkpoint +
+                             ": run /usr/bin/python3 tools/bench/make_bench_checkpoint.py first").c_str());
+        return;
+    }
+    loaded& L = ddiff_model();
+    auto& m = *L.model;
+    decoder<timed_llada, schedule::log_linear, remask::low_confidence, sampler::top_k> dec(m);
+    generate_options o;
+    o.gen_length = gen_length;
+    o.steps = steps;
+    o.block_length = 0;  // one block
+    o.temperature = 0.0;
+    o.threads = threads;
+    sequence prompt = xt::zeros<token_id>({prompt_length});
+    for (std::size_t i = 0; i < prompt_length; ++i) prompt(i) = L.prompt[i];
+    {  // untimed warm-up call on the full canvas (torch_decode.py does the same)
+        token_batch x = xt::zeros<token_id>({std::size_t{1}, prompt_length + gen_length});
+        for (std::size_t i = 0; i < x.shape(1); ++i) x(0, i) = i < prompt_length ? prompt(i) : m.mask_id();
+        xt::xtensor<float, 3> out;
+        const std::vector<double> alpha{1.0};
+        m.model::llada<>::denoise(x, alpha, out);
+    }
+    // The process peak so far (loading included) is read before VmHWM is reset: the reset
+    // also lowers what getrusage reports afterwards.
+    static double process_peak_mb = 0;
+    process_peak_mb = std::max(process_peak_mb, maxrss_mb());
+    const bool reset = reset_peak_rss();
+    double wall = 0, nfe = 0;
+    m.calls.clear();
+    for (auto _ : state) {
+        const auto t0 = clk::now();
+        auto res = dec.generate(prompt, o);
+        wall += std::chrono::duration<double>(clk::now() - t0).count();
+        nfe += double(res.nfe);
+        ddiff_tokens.assign(res.tokens.begin() + prompt_length, res.tokens.end());
+        benchmark::DoNotOptimize(res.tokens.data());
+    }
+    const double iters = double(state.iterations());
+    state.counters["ms_per_call"] = 1000.0 * wall / nfe;
+    state.counters["forward_ms"] = median(m.calls);
+    state.counters["tokens_per_s"] = double(gen_length) * iters / wall;
+    state.counters["nfe"] = nfe / iters;
+    process_peak_mb = std::max(process_peak_mb, maxrss_mb());
+    state.counters["peak_rss_mb"] = process_peak_mb;
+    state.counters["decode_peak_rss_mb"] = reset ? status_mb("VmHWM") : -1.0;
+    state.counters["rss_mb"] = status_mb("VmRSS");
+    state.counters["rss_anon_mb"] = status_mb("RssAnon");
+    state.counters["rss_file_mb"] = status_mb("RssFile");
+    state.counters["load_peak_rss_mb"] = L.load_peak_mb;
+    state.counters["load_rss_mb"] = L.load_rss_mb;
+    state.counters["weights_mb"] = L.weight_bytes / 1048576.0;
+    state.counters["load_s"] = L.load_s;
+    state.SetLabel("ddiff");
+}
+
+// Runs argv with env, returns its stdout (empty on failure, with the reason in err).
+std::string run_child(const std::vector<std::string>& args, const std::vector<std::string>& env, std::string& err) {
+    int out[2];
+    if (pipe(out) != 0) {
+        err = "pipe failed";
+        return {};
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addclose(&fa, out[0]);
+    posix_spawn_file_actions_addclose(&fa, out[1]);
+    std::vector<char*> av, ev;
+    for (const auto& a : args) av.push_back(const_cast<char*>(a.c_str()));
+    av.push_back(nullptr);
+    for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
+    ev.push_back(nullptr);
+    pid_t pid = 0;
+    const int rc = posix_spawn(&pid, av[0], &fa, nullptr, av.data(), ev.data());
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    std::string text;
+    if (rc == 0) {
+        char buf[65536];
+        for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) text.append(buf, std::size_t(n));
+    }
+    close(out[0]);
+    if (rc != 0) {
+        err = std::string("cannot start ") + av[0] + ": " + std::strerror(rc);
+        return {};
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        err = args[1] + " failed (status " + std::to_string(status) + "); its stderr is above";
+        return {};
+    }
+    return text;
+}
+
+// This process's environment without the two OpenBLAS overrides: for the child only.
+std::vector<std::string> torch_env() {
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) {
+        const std::string s = *e;
+        if (s.rfind("OPENBLAS_CORETYPE=", 0) == 0 || s.rfind("OPENBLAS_L2_SIZE=", 0) == 0) continue;
+        env.push_back(s);
+    }
+    return env;
+}
+
+void BM_decode_torch(benchmark::State& state) {
+    if (!opt.torch) {
+        state.SkipWithError("--torch=0");
+        return;
+    }
+    std::string ids;
+    for (std::size_t i = 0; i < prompt_length; ++i) {
+        if (i) ids += ',';
+        ids += std::to_string((i * 97 + 13) % 4095);
+    }  // = ddiff_model().prompt for this checkpoint
+    const std::vector<std::string> args{opt.python,  opt.torch_script,        "--model",      opt.checkpoint,
+                                        "--threads", std::to_string(threads), "--prompt-ids", ids,
+                                        "--gen-length", std::to_string(gen_length), "--steps", std::to_string(steps)};
+    nlohmann::json r;
+    std::vector<double> per_call, fwd, tps, peak, dpeak, rss, weights, eq;
+    for (auto _ : state) {
+        std::string err;
+        const std::string text = run_child(args, torch_env(), err);
+        if (text.empty()) {
+            state.SkipWithError(err.c_str());
+            return;
+        }
+        r = nlohmann::json::parse(text);
+        state.SetIterationTime(r["wall_s"].get<double>());
+        per_call.push_back(r["ms_per_call"]);
+        fwd.push_back(r["forward_ms_median"]);
+        tps.push_back(r["tokens_per_s"]);
+        peak.push_back(r["peak_rss_mb"]);
+        dpeak.push_back(r["decode_peak_rss_mb"]);
+        rss.push_back(r["rss_mb"]);
+        weights.push_back(r["weight_bytes"].get<double>() / 1048576.0);
+        const auto tok = r["tokens"].get<std::vector<token_id>>();
+        double same = 0;
+        for (std::size_t i = 0; i < std::min(tok.size(), ddiff_tokens.size()); ++i) same += tok[i] == ddiff_tokens[i];
+        if (!ddiff_tokens.empty()) eq.push_back(same);
+    }
+    state.counters["ms_per_call"] = median(per_call);
+    state.counters["forward_ms"] = median(fwd);
+    state.counters["tokens_per_s"] = median(tps);
+    state.counters["nfe"] = r["nfe"].get<double>();
+    state.counters["peak_rss_mb"] = median(peak);
+    state.counters["decode_peak_rss_mb"] = median(dpeak);
+    state.counters["rss_mb"] = median(rss);
+    state.counters["weights_mb"] = median(weights);
+    state.counters["load_s"] = r["load_s"].get<double>();
+    state.counters["tokens_equal"] = eq.empty() ? -1.0 : median(eq);  // -1: no ddiff decode ran before
+    state.SetLabel("torch " + r["torch"].get<std::string>() + ", OpenBLAS " + r["openblas_core"].get<std::string>());
+}
+
+// Each repetition is one decode (~10 s); --benchmark_repetitions sets how many.
+BENCHMARK(BM_decode_ddiff)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_decode_torch)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+void parse_own_flags(int& argc, char** argv) {
+    int w = 1;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto val = [&](const char* key) -> std::optional<std::string> {
+            const std::string k = std::string("--") + key + "=";
+            return a.rfind(k, 0) == 0 ? std::optional<std::string>(a.substr(k.size())) : std::nullopt;
+        };
+        if (auto v = val("checkpoint")) opt.checkpoint = *v;
+        else if (auto v2 = val("python")) opt.python = *v2;
+        else if (auto v3 = val("torch_script")) opt.torch_script = *v3;
+        else if (auto v4 = val("torch")) opt.torch = *v4 != "0";
+        else if (auto v5 = val("gen_length")) gen_length = std::stoul(*v5);
+        else if (auto v6 = val("steps")) steps = std::uint32_t(std::stoul(*v6));
+        else argv[w++] = argv[i];
+    }
+    argc = w;
+}
+
+void add_context() {
+    benchmark::AddCustomContext("ddiff_arch", simd::default_arch::name());
+    benchmark::AddCustomContext("checkpoint", opt.checkpoint);
+    benchmark::AddCustomContext("decode", std::to_string(prompt_length) + " prompt + " + std::to_string(gen_length) +
+                                              " generated tokens, " + std::to_string(steps) +
+                                              " steps, one block, temperature 0, low_confidence, " +
+                                              std::to_string(threads) + " threads");
+    const char* ct = std::getenv("OPENBLAS_CORETYPE");
+    benchmark::AddCustomContext("env_OPENBLAS_CORETYPE", ct ? std::string(ct) + " (removed for the torch child)" : "(unset)");
+    if (!opt.torch) return;
+    std::string err;
+    const std::string text = run_child({opt.python, opt.torch_script, "--info", "--threads", std::to_string(threads)},
+                                       torch_env(), err);
+    if (text.empty()) {
+        benchmark::AddCustomContext("torch", "unavailable: " + err);
+        return;
+    }
+    const auto j = nlohmann::json::parse(text);
+    benchmark::AddCustomContext("torch", j["torch"].get<std::string>());
+    benchmark::AddCustomContext("torch_openblas_core", j["openblas_core"].get<std::string>());
+    benchmark::AddCustomContext("torch_openblas_config", j["openblas_config"].get<std::string>());
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    parse_own_flags(argc, argv);
+    add_context();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
