@@ -1,0 +1,133 @@
+#!/usr/bin/python3
+# quality_table.py: the quality table of the shipped model (docs/quality.md).
+#  * held-out negative ELBO in bits per character from `ddiff eval` (every 8th 256-character
+#    window of the held-out split, 32 Monte Carlo samples each), beside the training script's own
+#    estimate (models/kjv-char/eval_results.json, tools/train/eval_elbo.py on the same windows)
+#    and the interpolated character 3- and 5-gram models (tools/train/ngram.py, Witten-Bell,
+#    fitted on the training split);
+#  * for samples of several sampler configurations (`ddiff generate`, temperature 1, 256
+#    characters, 16 samples each): their bits per character under the 5-gram model, next to the
+#    same statistic for held-out real text, with tokens per second and model calls (NFE).
+# Run from the repository root after building the ddiff program (build/release):
+#   /usr/bin/python3 tools/train/quality_table.py [--ddiff build/release/tools/ddiff/ddiff]
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+import kjv_data  # noqa: E402
+from ngram import WittenBell  # noqa: E402
+
+LENGTH, SAMPLES = 256, 16
+CONFIGS = [
+    ("LLaDA low-confidence, 16 steps", ["--sampler", "top_k", "--remask", "low_confidence", "--steps", "16"]),
+    ("LLaDA low-confidence, 64 steps", ["--sampler", "top_k", "--remask", "low_confidence", "--steps", "64"]),
+    ("LLaDA low-confidence, 256 steps", ["--sampler", "top_k", "--remask", "low_confidence", "--steps", "256"]),
+    ("LLaDA random order, 256 steps", ["--sampler", "top_k", "--remask", "random", "--steps", "256"]),
+    ("Fast-dLLM threshold 0.9", ["--sampler", "threshold", "--threshold", "0.9", "--remask", "low_confidence"]),
+    ("EB-sampler gamma 0.1", ["--sampler", "eb", "--gamma", "0.1", "--remask", "confidence"]),
+    ("ReMDM loop, 256 steps", ["--sampler", "remdm_loop", "--schedule", "remdm_loop", "--steps", "256"]),
+    ("MDLM ancestral, 64 steps", ["--sampler", "ancestral", "--steps", "64"]),
+    ("first-hitting (exact order)", ["--sampler", "first_hitting"]),
+]
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {p.stderr}")
+    return p.stdout, p.stderr
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ddiff", default=os.path.join(ROOT, "build", "release", "tools", "ddiff", "ddiff"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "models", "kjv-char"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "quality.md"))
+    ap.add_argument("--threads", default="2")
+    a = ap.parse_args()
+    train, held = kjv_data.split_texts()
+    t0 = time.time()
+    lm5 = WittenBell(train, 5)
+    print(f"5-gram fitted in {time.time() - t0:.0f} s", file=sys.stderr)
+
+    # Held-out real text: the same statistic on 16 windows of 256 characters.
+    wins = [held[i * 4096: i * 4096 + LENGTH] for i in range(SAMPLES)]
+    real_bpc = sum(lm5.bits_per_char(w) for w in wins) / len(wins)
+
+    rows = []
+    for name, flags in CONFIGS:
+        cmd = [a.ddiff, "generate", "--model", a.model, "--length", str(LENGTH), "--block-length", "32",
+               "--temperature", "1", "--num-samples", str(SAMPLES), "--seed", "1", "--threads", a.threads,
+               "--no-progress"] + flags
+        out, err = run(cmd)
+        samples = [s for s in out.split("\n") if s]
+        bpc = sum(lm5.bits_per_char(s) for s in samples) / len(samples)
+        nfe = int(re.search(r"(\d+) model calls", err).group(1))
+        tps = float(re.search(r"([\d.]+) tokens/s", err).group(1))
+        rows.append((name, bpc, nfe / len(samples), tps, samples[0][:120]))
+        print(f"{name}: {bpc:.3f} bpc, NFE {nfe / len(samples):.1f}, {tps:.0f} tok/s", file=sys.stderr)
+
+    # Held-out negative ELBO by ddiff eval on the windows the training script's estimate used.
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+        f.write(held)
+        held_path = f.name
+    t0 = time.time()
+    out, _ = run([a.ddiff, "eval", "--model", a.model, "--text", held_path, "--window", "256", "--window-step",
+                  "8", "--mc-num", "32", "--batch-size", "16", "--threads", a.threads, "--no-progress"])
+    eval_secs = time.time() - t0
+    os.unlink(held_path)
+    m = re.search(r"nelbo ([\d.]+) bits/char \(standard error ([\d.]+)\)", out)
+    ddiff_bpc, ddiff_se = float(m.group(1)), float(m.group(2))
+    ev = json.load(open(os.path.join(a.model, "eval_results.json")))
+    script = next((v for k, v in ev.items() if k.startswith("elbo_mc32")), None)
+    ng3 = next(v for k, v in ev.items() if k.startswith("ngram3") and "8th" not in k)
+    ng5 = next(v for k, v in ev.items() if k.startswith("ngram5") and "8th" not in k)
+
+    L = []
+    L.append("# Quality of the shipped model (models/kjv-char)\n")
+    L.append("Regenerate: `/usr/bin/python3 tools/train/quality_table.py` (after building `build/release`).\n")
+    L.append("## Held-out likelihood (Colossians to Revelation, 208,167 characters)\n")
+    L.append("| model | bits per character | standard error |")
+    L.append("|---|---|---|")
+    L.append(f"| shipped model, negative ELBO, `ddiff eval` (every 8th 256-char window, 32 MC samples) | "
+             f"{ddiff_bpc:.4f} | {ddiff_se:.4f} |")
+    if script:
+        L.append(f"| shipped model, negative ELBO, tools/train/eval_elbo.py (same windows, 32 MC samples) | "
+                 f"{script['bpc']:.4f} | {script.get('se_bpc') or 0:.4f} |")
+    L.append(f"| interpolated character 3-gram (Witten-Bell, training split) | {ng3['bpc']:.4f} | exact |")
+    L.append(f"| interpolated character 5-gram (Witten-Bell, training split) | {ng5['bpc']:.4f} | exact |")
+    L.append("")
+    if script:
+        diff = abs(ddiff_bpc - script["bpc"])
+        se = math.hypot(ddiff_se, script.get("se_bpc") or 0.0)
+        L.append(f"ddiff and the training script differ by {diff:.4f} bits/char = {diff / se:.2f} combined "
+                 f"standard errors (different random masks; the estimator is the same). The negative ELBO is an "
+                 f"upper bound on the model's bits per character.\n")
+    L.append(f"`ddiff eval` took {eval_secs:.0f} s on {a.threads} threads.\n")
+    L.append("## Samples: 5-gram bits per character, speed, model calls\n")
+    L.append(f"{SAMPLES} samples of {LENGTH} characters per configuration, temperature 1, blocks of 32, seed 1, "
+             f"{a.threads} threads. The statistic is the bits per character of the samples under the 5-gram model "
+             f"fitted on the training split: real held-out text scores **{real_bpc:.3f}**; lower than that means "
+             f"text more predictable than scripture (repetitive), higher means less English-like.\n")
+    L.append("| sampler | 5-gram bits/char of samples | NFE per sample | tokens/s | first sample (start) |")
+    L.append("|---|---|---|---|---|")
+    for name, bpc, nfe, tps, s in rows:
+        s = s.replace("|", "\\|")
+        L.append(f"| {name} | {bpc:.3f} | {nfe:.1f} | {tps:.0f} | `{s}` |")
+    L.append(f"| held-out real text | {real_bpc:.3f} | | | |")
+    open(a.out, "w", encoding="utf-8").write("\n".join(L) + "\n")
+    print(f"wrote {a.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
