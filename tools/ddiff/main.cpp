@@ -1,4 +1,6 @@
 // The ddiff command-line program. Strings become policy types only here, at the edge.
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -135,10 +137,12 @@ any_sampler make_sampler(const std::string& n, const cli::options& opt) {
     return sampler::top_k{};
 }
 
-// Progress on stderr for runs longer than a second: the fraction of positions decoded.
+// Progress on stderr for runs longer than a second, when stderr is a terminal: the fraction of
+// positions decoded.
 class progress_bar {
 public:
-    explicit progress_bar(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
+    explicit progress_bar(bool enabled)
+        : enabled_(enabled && isatty(fileno(stderr))), start_(std::chrono::steady_clock::now()) {}
     void update(double fraction, std::size_t sample, std::size_t samples) {
         if (!enabled_) return;
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -275,7 +279,7 @@ int generate(int argc, char** argv) {
          {"suppress-eos", "", "", "never propose an EOS id (LLaDA logits_eos_inf)"},
          {"eos-last", "", "", "score EOS proposals -inf so they are committed last (LLaDA confidence_eos_eot_inf)"},
          {"seed", "N", "0", "random seed: the same seed gives the same output"},
-         {"num-samples", "N", "1", "number of samples, one per line"},
+         {"num-samples", "N", "1", "number of samples, one per line (newlines inside a sample printed as \\n)"},
          {"threads", "N", "1", "worker threads (the output does not depend on it)"},
          {"print-ids", "", "", "print token ids instead of text"},
          {"trace", "", "", "print the canvas after every step ('_' = masked) to stderr"},
@@ -370,7 +374,12 @@ int generate(int argc, char** argv) {
                 for (std::size_t i = 0; i < x.size(); ++i) os << (i ? " " : "") << x[i];
                 os << '\n';
             } else {
-                os << codec.decode(x) << '\n';
+                std::string t = codec.decode(x);
+                // One sample per line: with several samples a newline inside one is printed as \n.
+                if (samples > 1)
+                    for (std::size_t i = t.find('\n'); i != std::string::npos; i = t.find('\n', i + 2))
+                        t.replace(i, 1, "\\n");
+                os << t << '\n';
             }
         };
         progress_bar bar(!opt.flag("no-progress"));

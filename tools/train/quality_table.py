@@ -56,6 +56,8 @@ def main():
     ap.add_argument("--threads", default="2")
     a = ap.parse_args()
     train, held = kjv_data.split_texts()
+    vocab = json.load(open(os.path.join(a.model, "vocab.json"), encoding="utf-8"))
+    inv = {i: t for t, i in vocab.items() if len(t) == 1}  # characters; special tokens dropped
     t0 = time.time()
     lm5 = WittenBell(train, 5)
     print(f"5-gram fitted in {time.time() - t0:.0f} s", file=sys.stderr)
@@ -68,13 +70,15 @@ def main():
     for name, flags in CONFIGS:
         cmd = [a.ddiff, "generate", "--model", a.model, "--length", str(LENGTH), "--block-length", "32",
                "--temperature", "1", "--num-samples", str(SAMPLES), "--seed", "1", "--threads", a.threads,
-               "--no-progress"] + flags
+               "--no-progress", "--print-ids"] + flags
         out, err = run(cmd)
-        samples = [s for s in out.split("\n") if s]
+        # One sample per line as ids (the text itself contains newlines).
+        samples = ["".join(inv[int(t)] for t in line.split() if int(t) in inv) for line in out.split("\n") if line]
+        assert len(samples) == SAMPLES, f"{name}: {len(samples)} samples, expected {SAMPLES}"
         bpc = sum(lm5.bits_per_char(s) for s in samples) / len(samples)
         nfe = int(re.search(r"(\d+) model calls", err).group(1))
         tps = float(re.search(r"([\d.]+) tokens/s", err).group(1))
-        rows.append((name, bpc, nfe / len(samples), tps, samples[0][:120]))
+        rows.append((name, bpc, nfe / len(samples), tps, samples[0][:120].replace("\n", " / ")))
         print(f"{name}: {bpc:.3f} bpc, NFE {nfe / len(samples):.1f}, {tps:.0f} tok/s", file=sys.stderr)
 
     # Held-out negative ELBO by ddiff eval on the windows the training script's estimate used.
