@@ -17,10 +17,8 @@
 #include "ddiff/core/error.hpp"
 #include "ddiff/io/checkpoint.hpp"
 #include "ddiff/io/config.hpp"
+#include "ddiff/model/pre_norm_lm.hpp"
 #include "ddiff/model/weights.hpp"
-#include "ddiff/nn/blocks.hpp"
-#include "ddiff/nn/embedding.hpp"
-#include "ddiff/nn/lm_head.hpp"
 
 namespace ddiff::model {
 
@@ -108,11 +106,11 @@ public:
     }
 
     dream(const dream_config& cfg, const io::checkpoint& ck, const load_options& o)
-        : cfg_(cfg), pool_(std::make_unique<simd::thread_pool>(std::max<std::size_t>(1, o.threads))) {
+        : cfg_(cfg), net_(o.threads) {
         const std::size_t D = cfg.hidden_size, H = cfg.n_heads, G = cfg.n_kv_heads, hd = cfg.head_dim();
         const std::size_t F = cfg.intermediate_size, V = cfg.vocab_size;
         const auto embed = matrix::read(ck, "model.embed_tokens.weight", V, D);
-        emb_ = nn::embedding(embed.to_f32(), V, D);
+        net_.embedding = nn::embedding(embed.to_f32(), V, D);
         const nn::attention_dims dims{D, H, G, hd};
         const nn::rope_table rope(hd, cfg.max_positions, cfg.rope_theta);
         const auto eps = static_cast<float>(cfg.rms_norm_eps);
@@ -130,7 +128,7 @@ public:
             }
             const auto gate = matrix::read(ck, b + "mlp.gate_proj.weight", F, D);
             const auto up = matrix::read(ck, b + "mlp.up_proj.weight", F, D);
-            blocks_.emplace_back(
+            net_.blocks.emplace_back(
                 nn::rms_norm<Arch>(read_vector(ck, b + "input_layernorm.weight", D), eps),
                 nn::attention<Arch>(dims, matrix::stack({&q, &k, &v}).template to_linear<Arch>(o, qkv_bias.data()),
                                     matrix::read(ck, a + "o_proj.weight", D, H * hd).template to_linear<Arch>(o), rope),
@@ -139,75 +137,46 @@ public:
                                      matrix::read(ck, b + "mlp.down_proj.weight", D, F).template to_linear<Arch>(o)));
         }
         const auto head_w = cfg.tie_word_embeddings ? embed : matrix::read(ck, "lm_head.weight", V, D);
-        head_ = nn::lm_head<nn::rms_norm<Arch>, Arch>(nn::rms_norm<Arch>(read_vector(ck, "model.norm.weight", D), eps),
+        net_.head = nn::lm_head<nn::rms_norm<Arch>, Arch>(nn::rms_norm<Arch>(read_vector(ck, "model.norm.weight", D), eps),
                                                       head_w.template to_linear<Arch>(o));
     }
 
     const dream_config& config() const noexcept { return cfg_; }
     std::size_t vocab_size() const noexcept { return cfg_.vocab_size; }
     token_id mask_id() const noexcept { return cfg_.mask_id; }
-    std::size_t threads() const noexcept { return pool_->size(); }
+    std::size_t threads() const noexcept { return net_.threads(); }
 
     // Unshifted logits of one sequence: ids (T), out (T, vocab). valid (T) or nullptr: 0 marks
     // padding. As Dream's generate(): padding keys are never attended to and positions are
     // cumsum(valid) - 1 (so a left-padded row sees the same positions as the unpadded one);
     // the logits at padded positions themselves are meaningless.
     void forward(std::span<const token_id> ids, float* out, const std::uint8_t* valid = nullptr) {
-        const std::size_t T = ids.size(), D = cfg_.hidden_size;
+        const std::size_t T = ids.size();
         if (T > cfg_.max_positions)
             ddiff::detail::fail<invalid_argument>("dream: sequence of ", T, " tokens, expected at most max_positions = ",
                                                   cfg_.max_positions, " (min(max_position_embeddings, ",
                                                   dream_config::default_max_positions, ") unless raised)");
-        reserve(T);
-        const std::int64_t* pos = positions_.data();  // (T) 0..T-1
+        const std::int64_t* pos = nullptr;  // 0..T-1
         if (valid) {
+            padded_positions_.resize(T);
             std::int64_t seen = 0;
             for (std::size_t t = 0; t < T; ++t) padded_positions_[t] = valid[t] ? seen++ : 1;
             pos = padded_positions_.data();
         }
-        emb_.forward(ids.data(), T, x_.data(), D);
-        const nn::attention_mask mask{valid, 0};
-        for (const auto& blk : blocks_) blk.forward(x_.data(), T, pos, mask, ws_, *pool_);
-        head_.forward(x_.data(), T, out, cfg_.vocab_size, ws_, *pool_);
+        net_.forward(ids, pos, valid, out);
     }
 
     // Denoiser concept: x (batch, len), alpha ignored (Dream is not time-conditioned),
     // out (batch, len, vocab) unshifted logits.
     void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {
-        const std::size_t B = x.shape(0), T = x.shape(1), V = vocab_size();
-        if (alpha.size() != B)
-            ddiff::detail::fail<shape_error>("dream::denoise: ", alpha.size(), " noise levels for a batch of ", B,
-                                             ", expected one per row");
-        if (out.shape(0) != B || out.shape(1) != T || out.shape(2) != V) out = xt::xtensor<float, 3>::from_shape({B, T, V});
-        for (std::size_t b = 0; b < B; ++b)
-            forward(std::span<const token_id>(x.data() + b * T, T), out.data() + b * T * V);
+        denoise_rows("dream::denoise", x, alpha, vocab_size(), out,
+                     [&](std::span<const token_id> ids, float* row) { forward(ids, row); });
     }
 
 private:
-    // Buffers sized for the longest sequence seen; forward passes then allocate nothing.
-    void reserve(std::size_t T) {
-        if (T <= reserved_) return;
-        const std::size_t threads = pool_->size();
-        std::size_t need = head_.workspace_floats(T, threads);
-        for (const auto& b : blocks_) need = std::max(need, b.workspace_floats(T, threads));
-        ws_ = nn::workspace(need);
-        x_.assign(T * cfg_.hidden_size, 0.0f);
-        positions_.resize(T);
-        padded_positions_.resize(T);
-        for (std::size_t i = 0; i < T; ++i) positions_[i] = static_cast<std::int64_t>(i);
-        reserved_ = T;
-    }
-
     dream_config cfg_;
-    std::unique_ptr<simd::thread_pool> pool_;
-    nn::embedding emb_;
-    std::vector<nn::llama_block<Arch>> blocks_;
-    nn::lm_head<nn::rms_norm<Arch>, Arch> head_;
-    nn::workspace ws_;
-    std::vector<float> x_;                        // (T, d) residual stream
-    std::vector<std::int64_t> positions_;         // (T) RoPE positions 0..T-1
+    pre_norm_lm<Arch> net_;
     std::vector<std::int64_t> padded_positions_;  // (T) cumsum(valid) - 1, padding at 1
-    std::size_t reserved_ = 0;
 };
 
 }  // namespace ddiff::model

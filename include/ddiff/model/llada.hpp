@@ -14,10 +14,8 @@
 #include "ddiff/core/error.hpp"
 #include "ddiff/io/checkpoint.hpp"
 #include "ddiff/io/config.hpp"
+#include "ddiff/model/pre_norm_lm.hpp"
 #include "ddiff/model/weights.hpp"
-#include "ddiff/nn/blocks.hpp"
-#include "ddiff/nn/embedding.hpp"
-#include "ddiff/nn/lm_head.hpp"
 
 namespace ddiff::model {
 
@@ -99,12 +97,12 @@ public:
     }
 
     llada(const llada_config& cfg, const io::checkpoint& ck, const load_options& o)
-        : cfg_(cfg), pool_(std::make_unique<simd::thread_pool>(std::max<std::size_t>(1, o.threads))) {
+        : cfg_(cfg), net_(o.threads) {
         const std::size_t D = cfg.d_model, H = cfg.n_heads, G = cfg.n_kv_heads, hd = cfg.head_dim();
         const std::size_t F = cfg.mlp_hidden, Vr = cfg.embedding_size;
         const std::string p = "model.transformer.";
         const auto wte = matrix::read(ck, p + "wte.weight", Vr, D);
-        emb_ = nn::embedding(wte.to_f32(), Vr, D);
+        net_.embedding = nn::embedding(wte.to_f32(), Vr, D);
         const nn::attention_dims dims{D, H, G, hd};
         const nn::rope_table rope(hd, cfg.max_sequence_length, cfg.rope_theta);
         const auto eps = static_cast<float>(cfg.rms_norm_eps);
@@ -115,7 +113,7 @@ public:
             const auto v = matrix::read(ck, b + "v_proj.weight", G * hd, D);
             const auto gate = matrix::read(ck, b + "ff_proj.weight", F, D);
             const auto up = matrix::read(ck, b + "up_proj.weight", F, D);
-            blocks_.emplace_back(
+            net_.blocks.emplace_back(
                 nn::rms_norm<Arch>(read_vector(ck, b + "attn_norm.weight", D), eps),
                 nn::attention<Arch>(dims, matrix::stack({&q, &k, &v}).template to_linear<Arch>(o),
                                     matrix::read(ck, b + "attn_out.weight", D, H * hd).template to_linear<Arch>(o), rope),
@@ -124,64 +122,35 @@ public:
                                      matrix::read(ck, b + "ff_out.weight", D, F).template to_linear<Arch>(o)));
         }
         const auto head_w = cfg.weight_tying ? wte : matrix::read(ck, p + "ff_out.weight", Vr, D);
-        head_ = nn::lm_head<nn::rms_norm<Arch>, Arch>(nn::rms_norm<Arch>(read_vector(ck, p + "ln_f.weight", D), eps),
+        net_.head = nn::lm_head<nn::rms_norm<Arch>, Arch>(nn::rms_norm<Arch>(read_vector(ck, p + "ln_f.weight", D), eps),
                                                       head_w.template to_linear<Arch>(o));
     }
 
     const llada_config& config() const noexcept { return cfg_; }
     std::size_t vocab_size() const noexcept { return cfg_.embedding_size; }
     token_id mask_id() const noexcept { return cfg_.mask_id; }
-    std::size_t threads() const noexcept { return pool_->size(); }
+    std::size_t threads() const noexcept { return net_.threads(); }
 
     // Logits of one sequence: ids (T), out (T, vocab). key_valid (T) or nullptr: 0 marks padding
     // keys that no query attends to (the updated HF file's attention_mask behaviour).
     void forward(std::span<const token_id> ids, float* out, const std::uint8_t* key_valid = nullptr) {
-        const std::size_t T = ids.size(), D = cfg_.d_model;
+        const std::size_t T = ids.size();
         if (T > cfg_.max_sequence_length)
             ddiff::detail::fail<invalid_argument>("llada: sequence of ", T, " tokens, expected at most "
                                                   "max_sequence_length = ", cfg_.max_sequence_length);
-        reserve(T);
-        emb_.forward(ids.data(), T, x_.data(), D);
-        const nn::attention_mask mask{key_valid, 0};
-        for (const auto& blk : blocks_) blk.forward(x_.data(), T, positions_.data(), mask, ws_, *pool_);
-        head_.forward(x_.data(), T, out, cfg_.embedding_size, ws_, *pool_);
+        net_.forward(ids, nullptr, key_valid, out);
     }
 
     // Denoiser concept: x (batch, len), alpha ignored (LLaDA is not time-conditioned),
     // out (batch, len, vocab).
     void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {
-        const std::size_t B = x.shape(0), T = x.shape(1), V = vocab_size();
-        if (alpha.size() != B)
-            ddiff::detail::fail<shape_error>("llada::denoise: ", alpha.size(), " noise levels for a batch of ", B,
-                                             ", expected one per row");
-        if (out.shape(0) != B || out.shape(1) != T || out.shape(2) != V) out = xt::xtensor<float, 3>::from_shape({B, T, V});
-        for (std::size_t b = 0; b < B; ++b)
-            forward(std::span<const token_id>(x.data() + b * T, T), out.data() + b * T * V);
+        denoise_rows("llada::denoise", x, alpha, vocab_size(), out,
+                     [&](std::span<const token_id> ids, float* row) { forward(ids, row); });
     }
 
 private:
-    // Buffers sized for the longest sequence seen; forward passes then allocate nothing.
-    void reserve(std::size_t T) {
-        if (T <= reserved_) return;
-        const std::size_t threads = pool_->size();
-        std::size_t need = head_.workspace_floats(T, threads);
-        for (const auto& b : blocks_) need = std::max(need, b.workspace_floats(T, threads));
-        ws_ = nn::workspace(need);
-        x_.assign(T * cfg_.d_model, 0.0f);
-        positions_.resize(T);
-        for (std::size_t i = 0; i < T; ++i) positions_[i] = static_cast<std::int64_t>(i);
-        reserved_ = T;
-    }
-
     llada_config cfg_;
-    std::unique_ptr<simd::thread_pool> pool_;
-    nn::embedding emb_;
-    std::vector<nn::llama_block<Arch>> blocks_;
-    nn::lm_head<nn::rms_norm<Arch>, Arch> head_;
-    nn::workspace ws_;
-    std::vector<float> x_;                 // (T, d) residual stream
-    std::vector<std::int64_t> positions_;  // (T) RoPE positions 0..T-1
-    std::size_t reserved_ = 0;
+    pre_norm_lm<Arch> net_;
 };
 
 }  // namespace ddiff::model
