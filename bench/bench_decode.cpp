@@ -7,6 +7,7 @@
 // BM_decode_ddiff  one iteration = one generate() call, real time.
 // BM_decode_torch  one iteration = one child process; the manual time is the child's own
 //                  generate() wall time (its model loading and Python start-up are not counted).
+//                  /omp_passive:1 adds OMP_WAIT_POLICY=PASSIVE to the child's environment.
 // Counters (both): ms_per_call (wall / model calls), forward_ms (median of the model calls
 // alone), tokens_per_s (generated tokens / wall), peak_rss_mb (getrusage ru_maxrss of the
 // process that decoded, loading included), decode_peak_rss_mb (VmHWM reset just before the
@@ -228,14 +229,18 @@ std::string run_child(const std::vector<std::string>& args, const std::vector<st
     return text;
 }
 
-// This process's environment without the two OpenBLAS overrides: for the child only.
-std::vector<std::string> torch_env() {
+// This process's environment without the two OpenBLAS overrides: for the child only. With
+// omp_passive, OMP_WAIT_POLICY=PASSIVE too: PyTorch's idle OpenMP worker then sleeps instead of
+// spinning on the core OpenBLAS's own worker thread needs (2 cores, 3 threads).
+std::vector<std::string> torch_env(bool omp_passive = false) {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
         const std::string s = *e;
         if (s.rfind("OPENBLAS_CORETYPE=", 0) == 0 || s.rfind("OPENBLAS_L2_SIZE=", 0) == 0) continue;
+        if (omp_passive && s.rfind("OMP_WAIT_POLICY=", 0) == 0) continue;
         env.push_back(s);
     }
+    if (omp_passive) env.push_back("OMP_WAIT_POLICY=PASSIVE");
     return env;
 }
 
@@ -244,6 +249,7 @@ void BM_decode_torch(benchmark::State& state) {
         state.SkipWithError("--torch=0");
         return;
     }
+    const bool omp_passive = state.range(0) != 0;
     std::string ids;
     for (std::size_t i = 0; i < prompt_length; ++i) {
         if (i) ids += ',';
@@ -256,7 +262,7 @@ void BM_decode_torch(benchmark::State& state) {
     std::vector<double> per_call, fwd, tps, peak, dpeak, rss, weights, eq;
     for (auto _ : state) {
         std::string err;
-        const std::string text = run_child(args, torch_env(), err);
+        const std::string text = run_child(args, torch_env(omp_passive), err);
         if (text.empty()) {
             state.SkipWithError(err.c_str());
             return;
@@ -285,12 +291,14 @@ void BM_decode_torch(benchmark::State& state) {
     state.counters["weights_mb"] = median(weights);
     state.counters["load_s"] = r["load_s"].get<double>();
     state.counters["tokens_equal"] = eq.empty() ? -1.0 : median(eq);  // -1: no ddiff decode ran before
-    state.SetLabel("torch " + r["torch"].get<std::string>() + ", OpenBLAS " + r["openblas_core"].get<std::string>());
+    state.SetLabel(std::string(omp_passive ? "torch_omp_passive" : "torch") + " " + r["torch"].get<std::string>() +
+                   ", OpenBLAS " + r["openblas_core"].get<std::string>());
 }
 
 // Each repetition is one decode (~10 s); --benchmark_repetitions sets how many.
 BENCHMARK(BM_decode_ddiff)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_decode_torch)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+// omp_passive:0 as PyTorch starts; omp_passive:1 with OMP_WAIT_POLICY=PASSIVE (faster here).
+BENCHMARK(BM_decode_torch)->ArgName("omp_passive")->Arg(0)->Arg(1)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 void parse_own_flags(int& argc, char** argv) {
     int w = 1;

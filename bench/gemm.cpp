@@ -3,6 +3,8 @@
 // Counter "flops" is a rate (FLOP/s); tools/bench/bench_to_md.py turns it into the table.
 #include "common.hpp"
 
+#include <immintrin.h>
+
 namespace {
 using namespace ddiff;
 using A = simd::default_arch;
@@ -64,6 +66,34 @@ void shapes_args(benchmark::internal::Benchmark* b) {
                 b->Args({s[0], s[1], s[2], t, which});
 }
 BENCHMARK(BM_gemm)->Apply(shapes_args)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(0.3);
+// The machine's FP32 FMA peak in the same run (24 independent zmm FMA chains per thread, no
+// memory traffic): the "% of measured peak" columns divide by it, so a throttled or shared host
+// does not hide how close the kernels are to what the cores deliver right now.
+void BM_fma_peak(benchmark::State& state) {
+#if defined(__AVX512F__)
+    const std::size_t threads = state.range(0);
+    constexpr long iters = 1 << 20;
+    auto body = [] {
+        __m512 acc[24];
+        for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_ps(0.001f * float(i));
+        const __m512 b = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-4f);
+        for (long i = 0; i < iters; ++i) {
+#pragma GCC unroll 24
+            for (int j = 0; j < 24; ++j) acc[j] = _mm512_fmadd_ps(acc[j], b, c);
+        }
+        __m512 s = acc[0];
+        for (int j = 1; j < 24; ++j) s = _mm512_add_ps(s, acc[j]);
+        benchmark::DoNotOptimize(s);
+    };
+    simd::thread_pool pool{threads};
+    for (auto _ : state) pool.run(threads, [&](std::size_t, std::size_t) { body(); });
+    state.counters["flops"] = benchmark::Counter(double(threads) * iters * 24 * 32, benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel("fma_peak");
+#else
+    state.SkipWithError("needs AVX-512");
+#endif
+}
+BENCHMARK(BM_fma_peak)->ArgNames({"threads"})->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 }  // namespace
 
 DDIFF_BENCH_MAIN()

@@ -58,7 +58,9 @@ def gemm_table(runs, peak):
         rows.setdefault(key, {})[r["label"]] = r["flops"]
     if not rows:
         return ""
-    out = ["| M, N, K | threads | OpenBLAS | ddiff f32 | f32 / OpenBLAS | f32 % of peak | bf16 vdpbf16ps | bf16 / f32 | bf16 widened |",
+    measured = {int(r["params"]["threads"]): r["flops"] for r in runs if r["family"] == "BM_fma_peak"}
+    out = ["| M, N, K | threads | OpenBLAS | ddiff f32 | f32 / OpenBLAS | f32 % of nominal peak | "
+           "bf16 vdpbf16ps | bf16 / f32 | bf16 widened |",
            "|---|---|---|---|---|---|---|---|---|"]
     for (m, n, k, t), v in rows.items():
         ob, f32, dot, wid = (v.get(x) for x in ("openblas", "ddiff_f32", "ddiff_bf16_dot", "ddiff_bf16_widen"))
@@ -66,7 +68,13 @@ def gemm_table(runs, peak):
                    f"{(f32 / ob if ob and f32 else float('nan')):.2f}x | "
                    f"{(100 * f32 / 1e9 / peak[t] if f32 else float('nan')):.0f}% | {gf(dot)} | "
                    f"{(dot / f32 if dot and f32 else float('nan')):.2f}x | {gf(wid)} |")
-    return "GEMM C = A W^T, GFLOP/s (median):\n\n" + "\n".join(out) + "\n"
+    text = "GEMM C = A W^T, GFLOP/s (median):\n\n" + "\n".join(out) + "\n"
+    if measured:
+        text += ("\nFP32 FMA peak of a register-only loop (BM_fma_peak, run after the GEMMs, so under "
+                 "whatever load the host had then): "
+                 + ", ".join(f"{gf(measured[t])} GFLOP/s on {t} thread(s)" for t in sorted(measured))
+                 + f" (nominal {peak[1]:.0f} / {peak[2]:.0f}).\n")
+    return text
 
 
 def attention_table(runs):
@@ -88,7 +96,8 @@ def layer_table(runs, peak):
     lay = [r for r in runs if r["family"] == "BM_layer"]
     if not lay:
         return ""
-    out = ["| weights | threads | ms / layer | tokens/s | GFLOP/s | % of f32 peak |", "|---|---|---|---|---|---|"]
+    out = ["| weights | threads | ms / layer | tokens/s | GFLOP/s | % of nominal f32 peak |",
+           "|---|---|---|---|---|---|"]
     for r in lay:
         t = int(r["params"]["threads"])
         out.append(f"| {r['label'].replace('ddiff_', '')} | {t} | {r['ms']:.2f} | {r['tokens']:.0f} | {gf(r['flops'])} | "
@@ -101,11 +110,19 @@ def decode_table(runs, ctx):
     """bench_decode: ddiff and PyTorch side by side, one row per measure."""
     side = {}
     for r in runs:
-        if r["family"] in ("BM_decode_ddiff", "BM_decode_torch"):
-            side[r["family"].split("_")[-1]] = r
+        if r["family"] == "BM_decode_ddiff":
+            side["ddiff"] = r
+        elif r["family"] == "BM_decode_torch":
+            side["torch_passive" if r["params"].get("omp_passive", "0") == "1" else "torch"] = r
     if not side:
         return ""
-    d, t = side.get("ddiff"), side.get("torch")
+    d = side.get("ddiff")
+    torches = [(k, side[k]) for k in ("torch", "torch_passive") if k in side]
+    return "\n".join(decode_table_one(d, t, k == "torch_passive", ctx, max(r["reps"] for r in side.values()))
+                     for k, t in torches) if torches else decode_table_one(d, None, False, ctx, d["reps"])
+
+
+def decode_table_one(d, t, passive, ctx, reps):
 
     def c(r, k):
         return r["counters"].get(k) if r else None
@@ -136,8 +153,8 @@ def decode_table(runs, ctx):
             ratio = ""
         out.append(f"| {name} | {f(dv, fmt)} | {f(tv, fmt)} | {ratio} |")
     eq = c(t, "tokens_equal")
-    reps = max(r["reps"] for r in side.values())
-    head = (f"Measured {ctx.get('date', '?')}, {reps} repetitions of each side (median), host load "
+    head = (f"{'With OMP_WAIT_POLICY=PASSIVE for PyTorch' if passive else 'PyTorch as it starts (OMP_WAIT_POLICY unset)'}: "
+            f"measured {ctx.get('date', '?')}, {reps} repetitions of each side (median), host load "
             f"{ctx.get('load_avg', '?')}; {ctx.get('decode', '')}; ddiff arch {ctx.get('ddiff_arch', '?')}; "
             f"PyTorch {ctx.get('torch', '?')} with OpenBLAS core {ctx.get('torch_openblas_core', '?')}.")
     if eq is not None and eq >= 0:
