@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -148,4 +149,51 @@ TEST_CASE("missing files are io errors") {
     check_throws<io_error>([&] { (void)checkpoint::open(empty.path()); },
                            {"has neither model.safetensors nor model.safetensors.index.json"});
     check_throws<io_error>([] { (void)checkpoint::open("/nonexistent/model.safetensors.index.json"); }, {"cannot open"});
+}
+
+namespace {
+// Resident set size of this process in bytes (/proc/self/statm, second field, in pages).
+std::size_t resident_bytes() {
+    std::ifstream f("/proc/self/statm");
+    std::size_t size = 0, resident = 0;
+    f >> size >> resident;
+    return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+}  // namespace
+
+TEST_CASE("release drops a mapped tensor's pages from the resident set and keeps its bytes") {
+    test::scratch_dir dir;
+    const std::size_t n = 4u << 20;  // 16 MiB of f32
+    std::vector<float> v(n);
+    for (std::size_t i = 0; i < n; ++i) v[i] = float(i % 1000);
+    write_safetensors(dir / "big.safetensors", {tensor_data::from("w", {n}, v)});
+    std::vector<float>().swap(v);
+    const auto ck = checkpoint::open(dir / "big.safetensors");
+    const auto t = ck.tensor("w");
+    const auto view = t.view<float>();
+    REQUIRE(view.zero_copy());
+    double sum = 0;
+    for (float x : view) sum += x;  // pages every byte in
+    const std::size_t touched = resident_bytes();
+    ck.release(t);
+    const std::size_t released = resident_bytes();
+    CHECK(touched >= released + (12u << 20));  // all but the partial first and last pages
+    double again = 0;
+    for (float x : view) again += x;  // read back from the page cache
+    CHECK(again == sum);
+    CHECK(view[n - 1] == float((n - 1) % 1000));
+}
+
+TEST_CASE("release never touches caller-owned bytes of a parsed file") {
+    // madvise(MADV_DONTNEED) on anonymous memory would zero it: parsed bytes must be left alone.
+    std::vector<float> v(1u << 20, 3.0f);
+    const auto bytes = serialize_safetensors({tensor_data::from("w", {v.size()}, v)});
+    const auto file = safetensors_file::parse(bytes);
+    CHECK_FALSE(file.mapped());
+    const auto t = file.tensor("w");
+    file.release(t);
+    const auto view = t.view<float>();
+    std::size_t bad = 0;
+    for (float x : view) bad += x != 3.0f;
+    CHECK(bad == 0);
 }

@@ -209,6 +209,54 @@ TEST_CASE("gemm with bf16 weights is exact on small integers") {
     }
 }
 
+TEST_CASE("packed_weights::from_rows packs a matrix from separately stored parts") {
+    // The fused q/k/v and gate/up projections of the model loaders: rows split into parts held
+    // in separate buffers (cut inside a panel of nr rows, too) must multiply exactly like the
+    // whole matrix; integer inputs make the reference exact.
+    using A = simd::default_arch;
+    thread_pool two(2);
+    for (auto [m, n, k] : sizes) {
+        if (n < 3) continue;
+        CAPTURE(m);
+        CAPTURE(n);
+        CAPTURE(k);
+        const problem p = make(m, n, k, true, unsigned(7 * m + 3 * n + k));
+        const std::size_t cut[4] = {0, n / 3, n / 3 + (n + 2) / 3, n};
+        std::vector<float> parts[3];
+        std::vector<bf16> parts_bf16[3];
+        for (int i = 0; i < 3; ++i)
+            for (std::size_t r = cut[i]; r < cut[i + 1]; ++r)
+                for (std::size_t c = 0; c < k; ++c) {
+                    parts[i].push_back(p.w[r * p.ldw + c]);
+                    parts_bf16[i].push_back(simd::to_bf16(p.w[r * p.ldw + c]));
+                }
+        auto part_of = [&](std::size_t r) { return r < cut[1] ? 0 : r < cut[2] ? 1 : 2; };
+        auto row_f32 = [&](std::size_t r) -> const float* {
+            const int i = part_of(r);
+            return parts[i].data() + (r - cut[i]) * k;
+        };
+        auto row_bf16 = [&](std::size_t r) -> const bf16* {
+            const int i = part_of(r);
+            return parts_bf16[i].data() + (r - cut[i]) * k;
+        };
+        std::vector<double> ref, absdot;
+        reference(p, ref, absdot);
+        const auto f = simd::packed_weights<A>::from_rows(row_f32, n, k, true);
+        const auto dot = simd::packed_weights<A>::from_rows(row_bf16, n, k, true);
+        const auto wide = simd::packed_weights<A>::from_rows(row_bf16, n, k, false);
+        CHECK(f.format() == simd::panel_format::f32);
+        CHECK(wide.format() == simd::panel_format::f32);
+        CHECK(dot.format() == (simd::has_bf16_dot<A> ? simd::panel_format::bf16_pairs : simd::panel_format::f32));
+        for (const auto* pw : {&f, &dot, &wide}) {
+            const auto c = run<A>(p, *pw, two);
+            std::size_t bad = 0;
+            for (std::size_t i = 0; i < m; ++i)
+                for (std::size_t j = 0; j < n; ++j) bad += double(c[i * p.ldc + j]) != ref[i * n + j];
+            CHECK(bad == 0);
+        }
+    }
+}
+
 TEST_CASE("pack_columns_f32 packs B [k, n] for C = A B") {
     using A = simd::default_arch;
     const std::size_t m = 9, k = 23, n = 37;

@@ -66,11 +66,21 @@ def parse_args():
     ap.add_argument("--state", default="/work/kjv_train/state.pt")
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--restart-lr", type=float, default=None,
+                    help="with --resume: a warm restart at the resumed step: linear warmup over "
+                         "--restart-warmup steps to this lr, then cosine to --lr-min at --steps")
+    ap.add_argument("--restart-warmup", type=int, default=50)
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/ (smoke runs)")
     return ap.parse_args()
 
 
-def lr_at(step, a):
+def lr_at(step, a, restart=None):
+    if restart is not None and step >= restart["step"]:
+        k = step - restart["step"]
+        if k < restart["warmup"]:
+            return restart["lr"] * (k + 1) / restart["warmup"]
+        prog = (k - restart["warmup"]) / max(1, a.steps - restart["step"] - restart["warmup"])
+        return a.lr_min + 0.5 * (restart["lr"] - a.lr_min) * (1 + math.cos(math.pi * min(1.0, prog)))
     if step < a.warmup:
         return a.lr * (step + 1) / a.warmup
     prog = (step - a.warmup) / max(1, a.steps - a.warmup)
@@ -144,6 +154,10 @@ def main():
     gen = torch.Generator().manual_seed(a.seed)
     start_step = 0
     elapsed_before = 0.0
+    restart = None
+    # One entry per invocation that contributed steps: where it started, its command line and
+    # threads, and (filled in when saving) where it ended and its wall time.
+    phases = []
     os.makedirs(a.out, exist_ok=True)
     log_path = os.path.join(a.out, "training_log.csv")
     if a.resume and os.path.exists(a.state):
@@ -154,7 +168,20 @@ def main():
         torch.set_rng_state(st["torch_rng"])
         start_step = st["step"]
         elapsed_before = st["elapsed"]
-        print(f"resumed at step {start_step}", flush=True)
+        # The only state saved before phases were recorded came from the first published run,
+        # `--steps 850` on one thread (saved at step 800).
+        phases = st.get("phases", [{"start": 0, "argv": ["--steps", "850"], "threads": 1,
+                                    "end": start_step, "wall_s": elapsed_before}])
+        phases = [p for p in phases if p["start"] < start_step]
+        phases[-1]["end"] = start_step
+        restart = st.get("restart")
+        if a.restart_lr is not None:
+            if restart is not None and restart["step"] != start_step:
+                sys.exit(f"--restart-lr: this state already has a restart at step {restart['step']}")
+            restart = {"step": start_step, "lr": a.restart_lr, "warmup": a.restart_warmup}
+        print(f"resumed at step {start_step}" +
+              (f", warm restart to lr {restart['lr']:g} at step {restart['step']}" if restart else ""),
+              flush=True)
         # drop log rows written after the saved state
         rows = list(csv.reader(open(log_path)))
         with open(log_path, "w", newline="") as f:
@@ -173,10 +200,13 @@ def main():
           f"{len(train_ids)}, heldout chars {len(held_ids)}, tokens/step {a.batch * L}, "
           f"steps {a.steps}", flush=True)
 
+    if a.restart_lr is not None and restart is None:
+        sys.exit("--restart-lr needs --resume and a saved state")
+    phases.append({"start": start_step, "argv": sys.argv[1:], "threads": a.threads})
     t0 = time.time()
     model.train()
     for step in range(start_step, a.steps):
-        lr = lr_at(step, a)
+        lr = lr_at(step, a, restart)
         for gr in opt.param_groups:
             gr["lr"] = lr
         starts = torch.randint(0, len(train_ids) - L, (a.batch,), generator=gen)
@@ -210,12 +240,15 @@ def main():
             print(msg, flush=True)
         if a.save_every and (step + 1) % a.save_every == 0 and step + 1 < a.steps:
             os.makedirs(os.path.dirname(a.state), exist_ok=True)
+            phases[-1].update(end=step + 1, wall_s=time.time() - t0)
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
                         "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                        "step": step + 1, "elapsed": elapsed}, a.state + ".tmp")
+                        "step": step + 1, "elapsed": elapsed, "phases": phases,
+                        "restart": restart}, a.state + ".tmp")
             os.replace(a.state + ".tmp", a.state)
 
     wall = elapsed_before + time.time() - t0
+    phases[-1].update(end=a.steps, wall_s=time.time() - t0)
     # Final held-out estimate with more crops (float32 weights, before bf16 export).
     final_data = heldout_batches(held_ids, a.final_eval_seqs, L, a.seed + 1, a.eps)
     final_held = evaluate(model, final_data, mask_id, a.eps)
@@ -230,7 +263,7 @@ def main():
     rows = list(csv.DictReader(open(log_path)))
     last_train = sum(float(r["train_loss"]) for r in rows[-50:]) / min(50, len(rows))
     summary = {
-        "args": vars(a), "params": nparams,
+        "args": vars(a), "phases": phases, "restart": restart, "params": nparams,
         "bf16_bytes": os.path.getsize(os.path.join(a.out, "model.safetensors")),
         "vocab_size": V, "mask_token_id": mask_id, "eos_token_id": eos_id, "pad_token_id": pad_id,
         "train_chars": len(train_ids), "heldout_chars": len(held_ids),

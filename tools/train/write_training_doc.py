@@ -90,27 +90,51 @@ def main(model_dir=None):
       "CE / p_mask) / (B * L). As in GUIDELINES.md, 1% of the batches are cut to a random "
       "length in [1, L]. The loss is an upper bound on the negative log-likelihood in nats per "
       "character; divided by ln 2 it is bits per character.\n")
+    phases = s.get("phases") or [{"start": 0, "end": a["steps"], "argv": ["--steps", str(a["steps"])],
+                                  "threads": a["threads"], "wall_s": s["wall_time_s"]}]
+    rs = s.get("restart")
+    first_total = a["steps"]
+    if rs:  # the first phase's cosine ran to that phase's own --steps
+        argv0 = phases[0]["argv"]
+        first_total = int(argv0[argv0.index("--steps") + 1]) if "--steps" in argv0 else 850
     w(f"* AdamW, lr {a['lr']:g} peak, linear warmup {a['warmup']} steps, cosine decay to "
-      f"{a['lr_min']:g} at step {a['steps']}; betas (0.9, {a['beta2']}), weight decay "
+      f"{a['lr_min']:g} at step {first_total}; betas (0.9, {a['beta2']}), weight decay "
       f"{a['wd']} on matrices (not on norms/embedding), grad-norm clip {a['clip']}.")
+    if rs:
+        w(f"* Warm restart at step {rs['step']} (the run was resumed from the state saved there "
+          f"and continued to step {a['steps']}): linear warmup over {rs['warmup']} steps to lr "
+          f"{rs['lr']:g}, then cosine decay to {a['lr_min']:g} at step {a['steps']}. The optimizer "
+          "state, the data generator and the torch RNG continue from the saved state.")
     w(f"* Batch {a['batch']} x {a['seq_len']} = {a['batch'] * a['seq_len']:,} characters per step; "
       f"{a['steps']} steps = {s['tokens_seen']:,} characters "
       f"({s['tokens_seen'] / s['train_chars']:.2f} passes over the training split).")
     w(f"* Init: N(0, 0.02), output projections (attn_out, ff_out) N(0, 0.02/sqrt(2 n_layers)), "
       f"norm weights 1 (`llada.init_weights`).")
-    w(f"* Deterministic: seed {a['seed']}, `torch.set_num_threads({a['threads']})`, one "
+    thr = sorted({p["threads"] for p in phases})
+    w(f"* Deterministic: seed {a['seed']}, `torch.set_num_threads(n)` with n = "
+      f"{' then '.join(str(p['threads']) for p in phases)} (per phase below), one "
       "`torch.Generator` drives crop offsets, t and the mask uniforms; "
       "`torch.use_deterministic_algorithms(True)`. Float32 training on CPU "
       f"(torch {s['torch']}).")
     w(f"* Held-out loss during training: {a['eval_seqs']} fixed crops of the held-out split "
       "(evenly spaced offsets) with fixed t and masks, every "
       f"{a['eval_every']} steps.\n")
-    w("Command (the run reported here):\n")
-    w("```\nnohup /usr/bin/python3 tools/train/train.py --steps "
-      f"{a['steps']} > /work/train.log 2>&1 &\n```\n")
+    w("Commands (the run reported here; each phase resumes from the state the previous one "
+      "saved):\n")
+    w("```")
+    for p in phases:
+        w(f"/usr/bin/python3 tools/train/train.py {' '.join(p['argv'])}   "
+          f"# steps {p['start'] + 1}-{p['end']}, {p['threads']} thread(s), "
+          f"{p.get('wall_s', 0) / 60:.1f} min")
+    w("```\n")
+    if rs:
+        w(f"(The first command ran to step {first_total}; its steps after {rs['step']} were "
+          "discarded when the second resumed from the state saved at step "
+          f"{rs['step']}.)\n")
     w("## Results\n")
-    w(f"* Wall time: {s['wall_time_s'] / 60:.1f} min on one CPU thread "
-      f"({s['tokens_seen'] / s['wall_time_s']:.0f} characters/s including evaluations).")
+    w(f"* Wall time: {s['wall_time_s'] / 60:.1f} min "
+      f"({', '.join(str(p['threads']) + ' thread(s) for ' + str(p['end'] - p['start']) + ' steps' for p in phases)}; "
+      f"{s['tokens_seen'] / s['wall_time_s']:.0f} characters/s including evaluations).")
     w(f"* Final training loss (mean of the last 50 steps): "
       f"{s['final_train_loss_last50_mean']:.4f} nats/char = "
       f"{s['final_train_loss_last50_mean'] / LN2:.3f} bits/char.")

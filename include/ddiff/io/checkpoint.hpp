@@ -107,6 +107,11 @@ public:
         const entry& e = get_entry(name);
         return shards_[e.shard].tensor(*e.info);
     }
+    // Drops the tensor's pages from the resident set once its data has been copied or packed
+    // (safetensors_file::release); the tensor stays readable.
+    void release(const tensor_ref& t) const noexcept {
+        for (const auto& s : shards_) s.release(t);
+    }
     // The file that holds `name`.
     const safetensors_file& shard_of(std::string_view name) const { return shards_[get_entry(name).shard]; }
 

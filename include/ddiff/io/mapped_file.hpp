@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <span>
@@ -76,6 +77,24 @@ public:
         return {static_cast<const std::byte*>(addr_), addr_ ? size_ : 0};
     }
     std::size_t size() const noexcept { return addr_ ? size_ : 0; }
+
+    // Drops the whole pages inside `part` (which must lie in bytes(); anything else is ignored)
+    // from the process's resident set: MADV_DONTNEED on this read-only private file mapping
+    // never changes the bytes, a later read pages them in again from the page cache. Loaders
+    // call it on a tensor once it is packed, so loading never holds the file and the packed
+    // copy at once.
+    void release(std::span<const std::byte> part) const noexcept {
+        if (!addr_ || part.empty()) return;
+        const auto lo = reinterpret_cast<std::uintptr_t>(addr_);
+        auto b = reinterpret_cast<std::uintptr_t>(part.data());
+        auto e = b + part.size();
+        if (b < lo || e > lo + size_) return;
+        const long ps = ::sysconf(_SC_PAGESIZE);
+        const std::uintptr_t page = ps > 0 ? static_cast<std::uintptr_t>(ps) : 4096u;
+        b = (b + page - 1) / page * page;
+        e = e / page * page;
+        if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+    }
 
 private:
     [[noreturn]] static void fail_errno(const char* what, const std::string& name, int e = errno) {

@@ -549,6 +549,12 @@ public:
         return tensor_ref(t, state_->data.subspan(t.begin, t.end - t.begin), state_->source);
     }
 
+    // True when the bytes are a memory mapping of the file (open), false for parse().
+    bool mapped() const noexcept { return state_->mapping.size() != 0; }
+    // Releases the resident pages of a tensor of this file (mapped_file::release); a no-op for
+    // parsed caller-owned bytes and for tensors of other files.
+    void release(const tensor_ref& t) const noexcept { state_->mapping.release(t.bytes()); }
+
 private:
     explicit safetensors_file(std::shared_ptr<const detail::safetensors_state> s) : state_(std::move(s)) {}
     std::shared_ptr<const detail::safetensors_state> state_;

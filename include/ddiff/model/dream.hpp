@@ -130,10 +130,10 @@ public:
             const auto up = matrix::read(ck, b + "mlp.up_proj.weight", F, D);
             net_.blocks.emplace_back(
                 nn::rms_norm<Arch>(read_vector(ck, b + "input_layernorm.weight", D), eps),
-                nn::attention<Arch>(dims, matrix::stack({&q, &k, &v}).template to_linear<Arch>(o, qkv_bias.data()),
+                nn::attention<Arch>(dims, matrix::fuse<Arch>({&q, &k, &v}, o, qkv_bias.data()),
                                     matrix::read(ck, a + "o_proj.weight", D, H * hd).template to_linear<Arch>(o), rope),
                 nn::rms_norm<Arch>(read_vector(ck, b + "post_attention_layernorm.weight", D), eps),
-                nn::swiglu_mlp<Arch>(matrix::stack({&gate, &up}).template to_linear<Arch>(o),
+                nn::swiglu_mlp<Arch>(matrix::fuse<Arch>({&gate, &up}, o),
                                      matrix::read(ck, b + "mlp.down_proj.weight", D, F).template to_linear<Arch>(o)));
         }
         const auto head_w = cfg.tie_word_embeddings ? embed : matrix::read(ck, "lm_head.weight", V, D);

@@ -115,10 +115,10 @@ public:
             const auto up = matrix::read(ck, b + "up_proj.weight", F, D);
             net_.blocks.emplace_back(
                 nn::rms_norm<Arch>(read_vector(ck, b + "attn_norm.weight", D), eps),
-                nn::attention<Arch>(dims, matrix::stack({&q, &k, &v}).template to_linear<Arch>(o),
+                nn::attention<Arch>(dims, matrix::fuse<Arch>({&q, &k, &v}, o),
                                     matrix::read(ck, b + "attn_out.weight", D, H * hd).template to_linear<Arch>(o), rope),
                 nn::rms_norm<Arch>(read_vector(ck, b + "ff_norm.weight", D), eps),
-                nn::swiglu_mlp<Arch>(matrix::stack({&gate, &up}).template to_linear<Arch>(o),
+                nn::swiglu_mlp<Arch>(matrix::fuse<Arch>({&gate, &up}, o),
                                      matrix::read(ck, b + "ff_out.weight", D, F).template to_linear<Arch>(o)));
         }
         const auto head_w = cfg.weight_tying ? wte : matrix::read(ck, p + "ff_out.weight", Vr, D);

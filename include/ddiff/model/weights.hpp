@@ -1,8 +1,13 @@
 // Loading weight matrices from a checkpoint into nn::linear: f32 or bf16 as stored, shapes
-// checked against the config, q/k/v and gate/up fused into one GEMM each.
+// checked against the config, q/k/v and gate/up fused into one GEMM each. Matrices are packed
+// straight from the memory-mapped file (no intermediate copy, fused parts packed in place) and
+// each tensor's file pages are released once packed, so loading holds little more than the
+// packed weights at any moment.
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,63 +25,98 @@ struct load_options {
     std::size_t threads = 1;
 };
 
-// A [rows, cols] matrix as stored: f32, or bf16 kept as bf16.
-struct matrix {
-    std::size_t rows = 0, cols = 0;
-    bool is_bf16 = false;
-    std::vector<float> f;
-    std::vector<simd::bf16> h;
-
+// A [rows, cols] weight matrix of a checkpoint, by reference: the shape is checked when it is
+// named, the data is read when it is packed or converted.
+class matrix {
+public:
     static matrix read(const io::checkpoint& ck, const std::string& name, std::size_t rows, std::size_t cols) {
-        const auto t = ck.tensor(name);
+        auto t = ck.tensor(name);
         t.expect_shape({rows, cols});
-        matrix m{rows, cols, t.type() == io::dtype::bf16, {}, {}};
-        if (m.is_bf16) {
-            const auto v = t.view<simd::bf16>();
-            m.h.assign(v.begin(), v.end());
-        } else {
-            m.f = t.to_f32();
-        }
-        return m;
+        return matrix(ck, t, rows, cols);
     }
 
-    // Rows of a, then rows of b (same columns); mixed dtypes are widened to f32.
-    static matrix stack(std::initializer_list<const matrix*> parts) {
-        matrix out;
-        out.cols = (*parts.begin())->cols;
-        bool all_bf16 = true;
-        for (const matrix* p : parts) {
-            if (p->cols != out.cols)
-                ddiff::detail::fail<shape_error>("model: cannot fuse matrices with ", p->cols, " and ", out.cols,
-                                                 " columns, expected equal input sizes");
-            all_bf16 = all_bf16 && p->is_bf16;
-            out.rows += p->rows;
-        }
-        out.is_bf16 = all_bf16;
-        for (const matrix* p : parts) {
-            if (all_bf16) {
-                out.h.insert(out.h.end(), p->h.begin(), p->h.end());
-            } else if (p->is_bf16) {
-                for (auto b : p->h) out.f.push_back(simd::to_float(b));
-            } else {
-                out.f.insert(out.f.end(), p->f.begin(), p->f.end());
-            }
-        }
+    std::size_t rows() const noexcept { return rows_; }
+    std::size_t cols() const noexcept { return cols_; }
+    io::dtype type() const noexcept { return t_.type(); }
+
+    // The elements as f32 (F32, F16, BF16 exactly; F64 rounded), row-major; then the file pages
+    // are released.
+    std::vector<float> to_f32() const {
+        auto out = t_.to_f32();
+        ck_->release(t_);
         return out;
     }
 
+    // This matrix as a linear layer.
     template <class Arch>
     nn::linear<Arch> to_linear(const load_options& o, const float* bias = nullptr) const {
-        if (is_bf16) return nn::linear<Arch>::from_bf16(h.data(), rows, cols, bias, o.bf16);
-        return nn::linear<Arch>::from_f32(f.data(), rows, cols, bias);
+        return fuse<Arch>({this}, o, bias);
     }
 
-    std::vector<float> to_f32() const {
-        if (!is_bf16) return f;
-        std::vector<float> out(h.size());
-        for (std::size_t i = 0; i < h.size(); ++i) out[i] = simd::to_float(h[i]);
+    // The rows of each part in turn (q, k, v -> one qkv projection), packed from the file without
+    // a stacked copy. All BF16: bf16 panels or widened (o.bf16); all F32: f32 panels; a mix, or
+    // F16 / F64, is converted to f32 one part at a time. shape_error when the parts' column
+    // counts differ.
+    template <class Arch>
+    static nn::linear<Arch> fuse(std::initializer_list<const matrix*> parts, const load_options& o,
+                                 const float* bias = nullptr) {
+        const std::size_t cols = (*parts.begin())->cols_;
+        std::size_t rows = 0;
+        bool all_bf16 = true, all_f32 = true;
+        for (const matrix* p : parts) {
+            if (p->cols_ != cols)
+                ddiff::detail::fail<shape_error>("model: cannot fuse ", p->t_.name(), " with ", p->cols_,
+                                                 " columns into a projection of ", cols,
+                                                 " columns, expected equal input sizes");
+            rows += p->rows_;
+            all_bf16 = all_bf16 && p->type() == io::dtype::bf16;
+            all_f32 = all_f32 && p->type() == io::dtype::f32;
+        }
+        nn::linear<Arch> out;
+        if (all_bf16) {
+            out = pack_parts<Arch, simd::bf16>(parts, rows, cols, o, bias, [](const matrix& m) {
+                return m.t_.template view<simd::bf16>();
+            });
+        } else if (all_f32) {
+            out = pack_parts<Arch, float>(parts, rows, cols, o, bias, [](const matrix& m) {
+                return m.t_.template view<float>();
+            });
+        } else {
+            out = pack_parts<Arch, float>(parts, rows, cols, o, bias, [](const matrix& m) { return m.t_.to_f32(); });
+        }
+        for (const matrix* p : parts) p->ck_->release(p->t_);
         return out;
     }
+
+private:
+    matrix(const io::checkpoint& ck, io::tensor_ref t, std::size_t rows, std::size_t cols)
+        : ck_(&ck), t_(t), rows_(rows), cols_(cols) {}
+
+    // Reads every part with `get` (a zero-copy view, or a converted copy), then packs by rows.
+    template <class Arch, class T, class Get>
+    static nn::linear<Arch> pack_parts(std::initializer_list<const matrix*> parts, std::size_t rows,
+                                       std::size_t cols, const load_options& o, const float* bias, Get get) {
+        using Data = decltype(get(**parts.begin()));
+        std::vector<Data> data;
+        std::vector<std::size_t> first;  // the first fused row of each part
+        data.reserve(parts.size());
+        std::size_t r0 = 0;
+        for (const matrix* p : parts) {
+            data.push_back(get(*p));
+            first.push_back(r0);
+            r0 += p->rows_;
+        }
+        auto row = [&](std::size_t r) -> const T* {
+            std::size_t i = data.size() - 1;
+            while (first[i] > r) --i;
+            return std::to_address(data[i].begin()) + (r - first[i]) * cols;
+        };
+        return nn::linear<Arch>::from_rows(row, rows, cols, bias, o.bf16);
+    }
+
+    const io::checkpoint* ck_;
+    io::tensor_ref t_;
+    std::size_t rows_, cols_;
 };
 
 // A vector tensor of exactly n entries, as f32.

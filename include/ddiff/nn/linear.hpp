@@ -34,6 +34,17 @@ public:
         return l;
     }
 
+    // Rows one by one: row(r) -> const float* or const simd::bf16* (in elements), r < out; how a
+    // fused projection is packed straight from its parts in the checkpoint.
+    template <class RowFn>
+    static linear from_rows(RowFn&& row, std::size_t out, std::size_t in, const float* bias = nullptr,
+                            bf16_path path = bf16_path::dot) {
+        linear l;
+        l.w_ = simd::packed_weights<Arch>::from_rows(row, out, in, path == bf16_path::dot);
+        if (bias) l.bias_.assign(bias, bias + out);
+        return l;
+    }
+
     std::size_t in_features() const noexcept { return w_.cols(); }
     std::size_t out_features() const noexcept { return w_.rows(); }
     bool has_bias() const noexcept { return !bias_.empty(); }

@@ -1,10 +1,12 @@
 // Rotary position embedding, Hugging Face rotate-half layout: a cos/sin table per position,
 // inv_freq[j] = theta^(-2j/hd) (j < hd/2), computed in double and rounded once to float.
+// Copies share the table (every layer of a model holds the same one).
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "ddiff/core/error.hpp"
@@ -21,21 +23,23 @@ public:
                                "an even number >= 2");
         ddiff::detail::require(max_positions >= 1, "rope_table", "max_positions", max_positions, ">= 1");
         ddiff::detail::require(theta > 1.0, "rope_table", "theta", theta, "> 1");
-        cos_.resize(max_positions * half_);
-        sin_.resize(max_positions * half_);
+        auto t = std::make_shared<table>();
+        t->cos.resize(max_positions * half_);
+        t->sin.resize(max_positions * half_);
         for (std::size_t p = 0; p < max_positions; ++p)
             for (std::size_t j = 0; j < half_; ++j) {
                 const double inv = std::pow(theta, -2.0 * double(j) / double(head_dim));
                 const double a = double(p) * inv;
-                cos_[p * half_ + j] = static_cast<float>(std::cos(a));
-                sin_[p * half_ + j] = static_cast<float>(std::sin(a));
+                t->cos[p * half_ + j] = static_cast<float>(std::cos(a));
+                t->sin[p * half_ + j] = static_cast<float>(std::sin(a));
             }
+        t_ = std::move(t);
     }
 
     std::size_t head_dim() const noexcept { return 2 * half_; }
     std::size_t max_positions() const noexcept { return max_positions_; }
-    const float* cos(std::size_t p) const noexcept { return cos_.data() + p * half_; }
-    const float* sin(std::size_t p) const noexcept { return sin_.data() + p * half_; }
+    const float* cos(std::size_t p) const noexcept { return t_->cos.data() + p * half_; }
+    const float* sin(std::size_t p) const noexcept { return t_->sin.data() + p * half_; }
 
     void check_position(std::int64_t p) const {
         if (p < 0 || static_cast<std::size_t>(p) >= max_positions_)
@@ -50,8 +54,11 @@ public:
     }
 
 private:
+    struct table {
+        std::vector<float> cos, sin;  // (max_positions, head_dim / 2)
+    };
     std::size_t half_ = 0, max_positions_ = 0;
-    std::vector<float> cos_, sin_;  // (max_positions, head_dim / 2)
+    std::shared_ptr<const table> t_;
 };
 
 }  // namespace ddiff::nn

@@ -108,20 +108,26 @@ inline float load_as_float(const Src* p, std::size_t i) noexcept {
 
 // Packs W [n, k] (row stride ldw, PyTorch [out, in]) into f32 panels at dst
 // (packed_elements(n, k, f32) floats). Src is float or bf16 (bf16 is widened exactly).
-template <class Arch = default_arch, class Src>
-void pack_rows_f32(const Src* w, std::size_t ldw, std::size_t n, std::size_t k, float* dst) noexcept {
+// pack_rows_f32_by takes the rows one by one (row(r) -> const Src*, k elements each), so a fused
+// matrix (q, k and v stacked) packs from its parts without a stacked copy.
+template <class Arch = default_arch, class RowFn>
+void pack_rows_f32_by(RowFn&& row, std::size_t n, std::size_t k, float* dst) noexcept {
     constexpr std::size_t nr = gemm_config<Arch>::nr;
     for (std::size_t p0 = 0; p0 < n; p0 += nr) {
         const std::size_t cols = std::min(nr, n - p0);
         float* panel = dst + (p0 / nr) * k * nr;
         // Row by row: sequential reads of W, strided writes into the (L1-sized) panel.
         for (std::size_t j = 0; j < cols; ++j) {
-            const Src* src = w + (p0 + j) * ldw;
+            const auto* src = row(p0 + j);
             for (std::size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = detail::load_as_float(src, kk);
         }
         for (std::size_t j = cols; j < nr; ++j)
             for (std::size_t kk = 0; kk < k; ++kk) panel[kk * nr + j] = 0.0f;
     }
+}
+template <class Arch = default_arch, class Src>
+void pack_rows_f32(const Src* w, std::size_t ldw, std::size_t n, std::size_t k, float* dst) noexcept {
+    pack_rows_f32_by<Arch>([w, ldw](std::size_t r) { return w + r * ldw; }, n, k, dst);
 }
 
 // Packs B [k, n] (row stride ldb; C = A B, e.g. attention's P V) into the same f32 panels.
@@ -142,15 +148,17 @@ void pack_columns_f32(const float* b, std::size_t ldb, std::size_t k, std::size_
 
 // Packs W [n, k] into bf16 pair panels (packed_elements(n, k, bf16_pairs) uint32). Src float
 // is rounded to nearest even.
-template <class Arch = default_arch, class Src>
-void pack_rows_bf16_pairs(const Src* w, std::size_t ldw, std::size_t n, std::size_t k,
-                          std::uint32_t* dst) noexcept {
+// (pack_rows_bf16_pairs_by: rows one by one, as pack_rows_f32_by.)
+template <class Arch = default_arch, class RowFn>
+void pack_rows_bf16_pairs_by(RowFn&& row_of, std::size_t n, std::size_t k, std::uint32_t* dst) noexcept {
     constexpr std::size_t nr = gemm_config<Arch>::nr;
     const std::size_t kp = (k + 1) / 2;
     auto get = [&](std::size_t row, std::size_t kk) -> std::uint32_t {
         if (kk >= k) return 0u;
-        if constexpr (std::is_same_v<Src, bf16>) return w[row * ldw + kk].bits;
-        else return to_bf16(static_cast<float>(w[row * ldw + kk])).bits;
+        const auto* w = row_of(row);
+        using Src = std::remove_cvref_t<decltype(*w)>;
+        if constexpr (std::is_same_v<Src, bf16>) return w[kk].bits;
+        else return to_bf16(static_cast<float>(w[kk])).bits;
     };
     for (std::size_t p0 = 0; p0 < n; p0 += nr) {
         const std::size_t cols = std::min(nr, n - p0);
@@ -162,6 +170,11 @@ void pack_rows_bf16_pairs(const Src* w, std::size_t ldw, std::size_t n, std::siz
             for (; j < nr; ++j) row[j] = 0u;
         }
     }
+}
+template <class Arch = default_arch, class Src>
+void pack_rows_bf16_pairs(const Src* w, std::size_t ldw, std::size_t n, std::size_t k,
+                          std::uint32_t* dst) noexcept {
+    pack_rows_bf16_pairs_by<Arch>([w, ldw](std::size_t r) { return w + r * ldw; }, n, k, dst);
 }
 
 // Owning packed weights (64-byte aligned), made once at load time.
@@ -188,6 +201,25 @@ public:
     static packed_weights from_bf16_widened(const bf16* w, std::size_t n, std::size_t k, std::size_t ldw = 0) {
         packed_weights p(panel_format::f32, n, k);
         pack_rows_f32<Arch>(w, ldw ? ldw : k, n, k, p.floats());
+        return p;
+    }
+    // Weights given row by row: row(r) -> const float* or const bf16* (k elements) for r < n.
+    // bf16 rows go to bf16 pairs when `bf16_dot` (and vdpbf16ps exists), else are widened; float
+    // rows always pack as f32. For fused matrices packed from their parts, with no copy.
+    template <class RowFn>
+    static packed_weights from_rows(RowFn&& row, std::size_t n, std::size_t k, bool bf16_dot) {
+        using Src = std::remove_cvref_t<decltype(*row(std::size_t{0}))>;
+        static_assert(std::is_same_v<Src, float> || std::is_same_v<Src, bf16>, "rows of float or bf16");
+        (void)bf16_dot;
+        if constexpr (std::is_same_v<Src, bf16> && has_bf16_dot<Arch>) {
+            if (bf16_dot) {
+                packed_weights p(panel_format::bf16_pairs, n, k);
+                pack_rows_bf16_pairs_by<Arch>(row, n, k, p.pairs());
+                return p;
+            }
+        }
+        packed_weights p(panel_format::f32, n, k);
+        pack_rows_f32_by<Arch>(row, n, k, p.floats());
         return p;
     }
     // f32 weights rounded to bf16 and packed for vdpbf16ps (for benchmarks and tests).
