@@ -117,6 +117,11 @@ def main():
         L.append(f"ddiff and the training script differ by {diff:.4f} bits/char = {diff / se:.2f} combined "
                  f"standard errors (different random masks; the estimator is the same). The negative ELBO is an "
                  f"upper bound on the model's bits per character.\n")
+    gap = ng3["bpc"] - ddiff_bpc
+    L.append(f"Criterion (issue: the negative ELBO below the 3-gram): "
+             f"{'met' if gap > 3 * ddiff_se else 'NOT met'}: `ddiff eval`'s negative ELBO is "
+             f"{abs(gap):.4f} bits/char {'below' if gap > 0 else 'above'} the 3-gram "
+             f"({abs(gap) / ddiff_se:.0f} standard errors).\n")
     L.append(f"`ddiff eval` took {eval_secs:.0f} s on {a.threads} threads.\n")
     L.append("## Samples: 5-gram bits per character, speed, model calls\n")
     L.append(f"{SAMPLES} samples of {LENGTH} characters per configuration, temperature 1, blocks of 32, seed 1, "

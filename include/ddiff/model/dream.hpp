@@ -23,8 +23,8 @@
 namespace ddiff::model {
 
 struct dream_config {
-    // RoPE tables are built for this many positions at most: Dream's max_position_embeddings
-    // (131072) would cost 64 MB per layer at head_dim 128. Raise max_positions before
+    // The RoPE table (one, shared by every layer) is built for this many positions at most:
+    // Dream's max_position_embeddings (131072) would cost 64 MB at head_dim 128. Raise max_positions before
     // constructing the model (dream(cfg, checkpoint, options)) for longer sequences.
     static constexpr std::size_t default_max_positions = 4096;
 
