@@ -110,7 +110,6 @@ def main(model_dir=None):
       f"({s['tokens_seen'] / s['train_chars']:.2f} passes over the training split).")
     w(f"* Init: N(0, 0.02), output projections (attn_out, ff_out) N(0, 0.02/sqrt(2 n_layers)), "
       f"norm weights 1 (`llada.init_weights`).")
-    thr = sorted({p["threads"] for p in phases})
     w(f"* Deterministic: seed {a['seed']}, `torch.set_num_threads(n)` with n = "
       f"{' then '.join(str(p['threads']) for p in phases)} (per phase below), one "
       "`torch.Generator` drives crop offsets, t and the mask uniforms; "

@@ -60,6 +60,7 @@ public:
     template <class Arch>
     static nn::linear<Arch> fuse(std::initializer_list<const matrix*> parts, const load_options& o,
                                  const float* bias = nullptr) {
+        ddiff::detail::require(parts.size() > 0, "matrix::fuse", "parts", parts.size(), ">= 1");
         const std::size_t cols = (*parts.begin())->cols_;
         std::size_t rows = 0;
         bool all_bf16 = true, all_f32 = true;

@@ -20,20 +20,12 @@ public:
 
     // w: [out, in] row-major; bias: out entries or nullptr.
     static linear from_f32(const float* w, std::size_t out, std::size_t in, const float* bias = nullptr) {
-        linear l;
-        l.w_ = simd::packed_weights<Arch>::from_f32(w, out, in);
-        if (bias) l.bias_.assign(bias, bias + out);
-        return l;
+        return from_rows([w, in](std::size_t r) { return w + r * in; }, out, in, bias);
     }
     static linear from_bf16(const simd::bf16* w, std::size_t out, std::size_t in, const float* bias = nullptr,
                             bf16_path path = bf16_path::dot) {
-        linear l;
-        l.w_ = path == bf16_path::dot ? simd::packed_weights<Arch>::from_bf16(w, out, in)
-                                      : simd::packed_weights<Arch>::from_bf16_widened(w, out, in);
-        if (bias) l.bias_.assign(bias, bias + out);
-        return l;
+        return from_rows([w, in](std::size_t r) { return w + r * in; }, out, in, bias, path);
     }
-
     // Rows one by one: row(r) -> const float* or const simd::bf16* (in elements), r < out; how a
     // fused projection is packed straight from its parts in the checkpoint.
     template <class RowFn>

@@ -183,25 +183,18 @@ class packed_weights {
 public:
     packed_weights() = default;
 
-    // f32 weights W [n, k].
+    // f32 weights W [n, k] (row stride ldw, 0 = k).
     static packed_weights from_f32(const float* w, std::size_t n, std::size_t k, std::size_t ldw = 0) {
-        packed_weights p(panel_format::f32, n, k);
-        pack_rows_f32<Arch>(w, ldw ? ldw : k, n, k, p.floats());
-        return p;
+        return from_rows(strided(w, ldw ? ldw : k), n, k, false);
     }
     // bf16 weights, kept as bf16 pairs for vdpbf16ps (A is rounded to bf16 in the GEMM: error
     // ~ 2^-9 relative per product). Where vdpbf16ps is unavailable they are widened instead.
     static packed_weights from_bf16(const bf16* w, std::size_t n, std::size_t k, std::size_t ldw = 0) {
-        if constexpr (!has_bf16_dot<Arch>) return from_bf16_widened(w, n, k, ldw);
-        packed_weights p(panel_format::bf16_pairs, n, k);
-        pack_rows_bf16_pairs<Arch>(w, ldw ? ldw : k, n, k, p.pairs());
-        return p;
+        return from_rows(strided(w, ldw ? ldw : k), n, k, true);
     }
     // bf16 weights widened exactly to f32 panels at packing time (f32 arithmetic, 2x memory).
     static packed_weights from_bf16_widened(const bf16* w, std::size_t n, std::size_t k, std::size_t ldw = 0) {
-        packed_weights p(panel_format::f32, n, k);
-        pack_rows_f32<Arch>(w, ldw ? ldw : k, n, k, p.floats());
-        return p;
+        return from_rows(strided(w, ldw ? ldw : k), n, k, false);
     }
     // Weights given row by row: row(r) -> const float* or const bf16* (k elements) for r < n.
     // bf16 rows go to bf16 pairs when `bf16_dot` (and vdpbf16ps exists), else are widened; float
@@ -248,6 +241,10 @@ private:
     struct aligned_free {
         void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
     };
+    template <class T>
+    static auto strided(const T* w, std::size_t ldw) noexcept {
+        return [w, ldw](std::size_t r) { return w + r * ldw; };
+    }
     packed_weights(panel_format f, std::size_t n, std::size_t k) : format_(f), n_(n), k_(k) {
         ddiff::detail::require(n > 0, "packed_weights", "n (output features)", n, "> 0");
         ddiff::detail::require(k > 0, "packed_weights", "k (input features)", k, "> 0");
