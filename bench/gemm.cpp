@@ -83,7 +83,7 @@ __attribute__((noinline)) float fma_chains(long iters) {
     }
     __m512 s = acc[0];
     for (int j = 1; j < 24; ++j) s = _mm512_add_ps(s, acc[j]);
-    return _mm512_reduce_add_ps(s);
+    return _mm512_cvtss_f32(s);  // one lane suffices to keep the chains live
 }
 #endif
 void BM_fma_peak(benchmark::State& state) {
@@ -100,6 +100,50 @@ void BM_fma_peak(benchmark::State& state) {
 #endif
 }
 BENCHMARK(BM_fma_peak)->ArgNames({"threads"})->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// What the core is: its clock (a chain of dependent integer adds, one per cycle) and FP32 flops
+// per cycle with 256-bit and 512-bit FMAs. A core with two 512-bit FMA pipes (Zen 5) does 64
+// flops/cycle with zmm and 32 with ymm; one that splits a 512-bit op into two 256-bit halves
+// (Zen 4) does 32 with both. bench_to_md.py prints these next to the peak.
+__attribute__((noinline)) long add_chain(long n) {
+    long x = 0;
+    for (long i = 0; i < n; ++i) asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+    return x;
+}
+void BM_clock(benchmark::State& state) {
+    long n = 1 << 22;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(n);
+        benchmark::DoNotOptimize(add_chain(n));
+    }
+    state.counters["hz"] = benchmark::Counter(4.0 * n, benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel("dependent adds per second");
+}
+BENCHMARK(BM_clock)->UseRealTime()->Unit(benchmark::kMillisecond);
+#if defined(__AVX2__) && defined(__FMA__)
+__attribute__((noinline)) float fma_chains_ymm(long iters) {
+    __m256 acc[12];
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * float(i));
+    const __m256 b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-4f);
+    for (long i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+        for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], b, c);
+    }
+    __m256 s = acc[0];
+    for (int j = 1; j < 12; ++j) s = _mm256_add_ps(s, acc[j]);
+    return _mm256_cvtss_f32(s);
+}
+void BM_fma_peak_ymm(benchmark::State& state) {
+    long iters = 1 << 21;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(iters);  // opaque, so the pure call is not hoisted out of the loop
+        benchmark::DoNotOptimize(fma_chains_ymm(iters));
+    }
+    state.counters["flops"] = benchmark::Counter(double(iters) * 12 * 16, benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel("fma_peak_ymm");
+}
+BENCHMARK(BM_fma_peak_ymm)->UseRealTime()->Unit(benchmark::kMillisecond);
+#endif
 }  // namespace
 
 DDIFF_BENCH_MAIN()

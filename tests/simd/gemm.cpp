@@ -65,7 +65,9 @@ std::vector<float> run(const problem& p, const simd::packed_weights<Arch>& pw, t
 
 const std::array<std::size_t, 3> sizes[] = {{1, 1, 1},   {1, 1, 7},    {3, 1, 5},     {1, 5, 1},    {13, 33, 1},
                                 {7, 31, 17}, {12, 32, 16}, {25, 65, 129}, {37, 45, 67}, {241, 97, 300},
-                                {5, 200, 513}, {250, 40, 1030}, {3, 40, 2100}, {13, 70, 4200}};
+                                {5, 200, 513}, {250, 40, 1030}, {3, 40, 2100}, {13, 70, 4200},
+                                // several row blocks x column groups: the threaded GEMM's work units
+                                {100, 1100, 33}, {200, 600, 70}};
 
 template <class Arch>
 void check_f32(const char* name) {

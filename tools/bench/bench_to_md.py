@@ -82,6 +82,12 @@ def gemm_table(runs, peak):
                  "zmm FMA chains per thread, no memory traffic) in the same run, after the GEMMs: "
                  + ", ".join(f"{gf(measured[t])} GFLOP/s on {t} thread(s)" for t in sorted(measured))
                  + f" (nominal {peak[1]:.0f} / {peak[2]:.0f}).\n")
+    clock = next((r["counters"].get("hz") for r in runs if r["family"] == "BM_clock"), None)
+    ymm = next((r["flops"] for r in runs if r["family"] == "BM_fma_peak_ymm"), None)
+    if clock and measured.get(1):
+        text += (f"\nThe core: clock {clock / 1e9:.2f} GHz (BM_clock, dependent adds); FP32 FMA "
+                 f"{measured[1] / clock:.1f} flops/cycle with 512-bit vectors"
+                 + (f", {ymm / clock:.1f} with 256-bit (BM_fma_peak_ymm)" if ymm else "") + ".\n")
     return text
 
 

@@ -1,15 +1,14 @@
 // GEMM C = A W^T (+ C) with W in PyTorch's [out, in] layout, packed once into the micro-kernel's
-// panel layout; register-blocked micro-kernels per xsimd architecture, cache blocking, and a
-// static column split over a thread_pool. f32 weights, and bf16 weights either through
+// panel layout; register-blocked micro-kernels per xsimd architecture, cache blocking, and
+// (row block x panel group) work units shared by a thread_pool's threads through a counter. f32 weights, and bf16 weights either through
 // vdpbf16ps (A rounded to bf16 on the fly) or widened to f32 panels at packing time.
 //
 // Layout (see docs/performance.md for the measurements behind the choices):
 //   panel p holds output features [p*NR, p*NR + NR) (zero-padded past n) for every k:
 //     f32:        float    panel[k][NR]            (contiguous over k; panel stride k*NR)
 //     bf16_pairs: uint32_t panel[k/2][NR], lane j = W[j][2q] | W[j][2q+1] << 16 (k padded to even)
-//   A is read in place (row-major, stride lda) by the f32 kernel; for bf16_pairs an (MC x KC)
-//   block of A is converted to bf16 (row-major, so consecutive k form the pairs) in the
-//   thread's scratch.
+//   f32: an (MC x KC) block of A is packed MR-interleaved into the thread's scratch; bf16_pairs:
+//   it is converted to bf16 (row-major, so consecutive k form the pairs) there instead.
 //   Loops: K blocks of KC -> M blocks of MC (A packed into the thread's scratch, in L2) ->
 //   panels of W (KC x NR, streamed from L2 and reused by every MR-row tile) -> tiles.
 // Every output element is computed by the same instruction sequence whatever the thread count
@@ -17,6 +16,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -460,34 +460,16 @@ void bf16_tail(std::size_t mr, const std::uint32_t* a, std::size_t lda, const st
 }
 #endif
 
-// The threads of one GEMM that share the packed A block: each packs its share of the rows
-// (between two barriers) into the one buffer, then computes its own panels from all of it.
-struct gemm_team {
-    std::size_t rank = 0, size = 1;
-    spin_barrier* barrier = nullptr;
-};
-
 // GEMM over panels [p0, p1) of w (output columns [p0*NR, min(p1*NR, n))):
 // C[m, cols] = A[m, k] W^T (+ C when accumulate). scratch: gemm_config<Arch>::scratch_bytes,
-// 64-byte aligned (thread_pool::scratch); in a team it is the one buffer every member shares,
-// and every member must call with the same a, m, w and scratch.
+// 64-byte aligned (thread_pool::scratch), owned by the calling thread.
 template <class Arch = default_arch>
 void gemm_panels(const float* a, std::size_t lda, std::size_t m, const panel_view& w,
                  std::size_t p0, std::size_t p1, float* c, std::size_t ldc, bool accumulate,
-                 std::span<std::byte> scratch, gemm_team team = {}) {
+                 std::span<std::byte> scratch) {
     using cfg = gemm_config<Arch>;
     constexpr std::size_t NR = cfg::nr, MR = cfg::mr;
-    if (m == 0 || (team.size == 1 && p0 >= p1)) return;
-    // Packs the rows of this member's share of an mc-row block: pack(r0, r1).
-    auto prepare = [&](std::size_t mc, auto&& pack) {
-        if (team.size == 1) return pack(std::size_t{0}, mc);
-        const std::size_t tiles = (mc + MR - 1) / MR;
-        const std::size_t r0 = std::min(mc, tiles * team.rank / team.size * MR);
-        const std::size_t r1 = std::min(mc, tiles * (team.rank + 1) / team.size * MR);
-        team.barrier->wait();  // every member is done with the previous block
-        if (r0 < r1) pack(r0, r1);
-        team.barrier->wait();  // the whole block is packed
-    };
+    if (m == 0 || p0 >= p1) return;
     const std::size_t n = w.n, k = w.k;
     if (scratch.size() < cfg::scratch_bytes)
         ddiff::detail::fail<shape_error>("gemm: needs ", cfg::scratch_bytes,
@@ -501,9 +483,7 @@ void gemm_panels(const float* a, std::size_t lda, std::size_t m, const panel_vie
             const bool acc = accumulate || pc > 0;
             for (std::size_t ic = 0; ic < m; ic += cfg::mc) {
                 const std::size_t mc = std::min(cfg::mc, m - ic);
-                prepare(mc, [&](std::size_t r0, std::size_t r1) {
-                    kernel::pack_a_f32<MR>(a + (ic + r0) * lda + pc, lda, r1 - r0, kc, abuf + r0 * kc);
-                });
+                kernel::pack_a_f32<MR>(a + ic * lda + pc, lda, mc, kc, abuf);
                 for (std::size_t p = p0; p < p1; ++p) {
                     const float* panel = wp + p * stride + pc * NR;
                     const std::size_t nr = std::min(NR, n - p * NR);
@@ -530,9 +510,7 @@ void gemm_panels(const float* a, std::size_t lda, std::size_t m, const panel_vie
             const bool acc = accumulate || pc > 0;
             for (std::size_t ic = 0; ic < m; ic += cfg::mc) {
                 const std::size_t mc = std::min(cfg::mc, m - ic);
-                prepare(mc, [&](std::size_t r0, std::size_t r1) {
-                    kernel::convert_block_bf16(a + (ic + r0) * lda, lda, r1 - r0, pc, kc, abuf + r0 * 2 * ldb, 2 * ldb);
-                });
+                kernel::convert_block_bf16(a + ic * lda, lda, mc, pc, kc, abuf, 2 * ldb);
                 const auto* ab = reinterpret_cast<const std::uint32_t*>(abuf);
                 for (std::size_t p = p0; p < p1; ++p) {
                     const std::uint32_t* panel = wp + p * stride + (pc / 2) * NR;
@@ -555,8 +533,7 @@ void gemm_panels(const float* a, std::size_t lda, std::size_t m, const panel_vie
                                           "architecture; pack with from_bf16_widened instead");
 }
 
-// C[m, n] = A[m, k] W^T (+ C when accumulate), the panels split into one contiguous range per
-// thread of the pool. A: m rows at stride lda (>= k); C: m rows at stride ldc (>= n).
+// C[m, n] = A[m, k] W^T (+ C when accumulate) on the pool's threads. A: m rows at stride lda (>= k); C: m rows at stride ldc (>= n).
 template <class Arch = default_arch>
 void gemm(const float* a, std::size_t lda, std::size_t m, const panel_view& w, float* c,
           std::size_t ldc, bool accumulate, thread_pool& pool) {
@@ -574,12 +551,29 @@ void gemm(const float* a, std::size_t lda, std::size_t m, const panel_view& w, f
         gemm_panels<Arch>(a, lda, m, w, 0, panels, c, ldc, accumulate, pool.scratch(0));
         return;
     }
-    // One contiguous panel range per thread; the A block is packed once, by all of them
-    // together, into thread 0's scratch (packing it in every thread cost ~20% at 64x512x512).
-    spin_barrier barrier(threads);
+    // Work units of (row block <= MC rows, group of >= 256 output columns), at least 8 per thread
+    // where the shape allows, taken from a shared counter: a thread that the host slows down or
+    // preempts takes fewer units instead of holding the others back at a barrier (the previous
+    // design, a static column split around one shared packed A block with two barriers per
+    // block, was slower on this VM: docs/performance.md). Each unit packs its own A block (one copy per
+    // >= 256 multiply-adds). A unit's output is computed by the same instructions whichever thread
+    // takes it, so the result does not depend on the thread count or the schedule.
+    using cfg = gemm_config<Arch>;
+    const std::size_t row_blocks = (m + cfg::mc - 1) / cfg::mc;
+    const std::size_t rows = ((m + row_blocks - 1) / row_blocks + cfg::mr - 1) / cfg::mr * cfg::mr;
+    constexpr std::size_t min_group = (256 + cfg::nr - 1) / cfg::nr;
+    const std::size_t want_groups = (8 * threads + row_blocks - 1) / row_blocks;
+    const std::size_t group = std::max(min_group, (panels + want_groups - 1) / want_groups);
+    const std::size_t groups = (panels + group - 1) / group;
+    const std::size_t units = row_blocks * groups;
+    std::atomic<std::size_t> next{0};
     pool.run(threads, [&](std::size_t t, std::size_t) {
-        const std::size_t b = panels * t / threads, e = panels * (t + 1) / threads;
-        gemm_panels<Arch>(a, lda, m, w, b, e, c, ldc, accumulate, pool.scratch(0), gemm_team{t, threads, &barrier});
+        for (std::size_t u; (u = next.fetch_add(1, std::memory_order_relaxed)) < units;) {
+            const std::size_t r0 = std::min(m, u / groups * rows), r1 = std::min(m, r0 + rows);
+            const std::size_t g = u % groups;
+            gemm_panels<Arch>(a + r0 * lda, lda, r1 - r0, w, g * group, std::min(panels, (g + 1) * group),
+                              c + r0 * ldc, ldc, accumulate, pool.scratch(t));
+        }
     });
 }
 

@@ -3,8 +3,8 @@
 // returns when all are done. Each thread owns a scratch buffer allocated once, at construction.
 //
 // Why std::thread and not OpenMP: the library is header-only and must not force -fopenmp (and
-// its runtime) on consumers; the work split is static and coarse (one contiguous range of
-// output columns per thread), so a pool of a few persistent threads woken by a futex
+// its runtime) on consumers; the work is split into a few coarse pieces (row ranges, or GEMM
+// units taken from an atomic counter), so a pool of a few persistent threads woken by a futex
 // (std::atomic::wait/notify) is all that is needed, and it costs ~5-20 us per fork-join.
 // Determinism: callers split work so that every output element is computed by the same
 // instruction sequence whatever the thread count, so results do not depend on it.
@@ -25,30 +25,6 @@
 #include "ddiff/core/error.hpp"
 
 namespace ddiff::simd {
-
-// A reusable barrier for the threads of one pool.run: spins briefly (the partner is usually
-// microseconds away), then sleeps on the phase counter.
-class spin_barrier {
-public:
-    explicit spin_barrier(std::size_t n) noexcept : n_(n) {}
-    void wait() noexcept {
-        const std::size_t phase = phase_.load(std::memory_order_acquire);
-        if (count_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
-            count_.store(0, std::memory_order_relaxed);
-            phase_.fetch_add(1, std::memory_order_release);
-            phase_.notify_all();
-            return;
-        }
-        for (int spin = 0; spin < 20000; ++spin)
-            if (phase_.load(std::memory_order_acquire) != phase) return;
-        while (phase_.load(std::memory_order_acquire) == phase) phase_.wait(phase, std::memory_order_acquire);
-    }
-
-private:
-    std::size_t n_;
-    std::atomic<std::size_t> count_{0};
-    std::atomic<std::size_t> phase_{0};
-};
 
 class thread_pool {
 public:
