@@ -11,8 +11,9 @@ Usage:
   bench_to_md.py --update docs/performance.md decode.json          # bench_decode's table goes
                                                                    # between <!-- bench-decode:begin -->
                                                                    # and <!-- bench-decode:end -->
-Peaks for the percentages: --peak1 / --peak2 GFLOP/s (default 267 / 525, this machine's
-measured AVX-512 FP32 FMA peak on 1 / 2 cores, ../shared/reference/platform.md).
+Peaks for the "% of platform.md peak" columns: --peak1 / --peak2 GFLOP/s (default 267 / 525, the
+AVX-512 FP32 FMA peak on 1 / 2 cores that ../shared/reference/platform.md measured on a Zen 5
+host); the "% of measured peak" columns use BM_fma_peak from the same run.
 Standard library only (no numpy).
 """
 import argparse
@@ -68,9 +69,10 @@ def gemm_table(runs, peak):
         return ""
     measured = measured_peaks(runs)
     out = ["| M, N, K | threads | OpenBLAS | ddiff f32 | f32 / OpenBLAS | f32 % of measured peak | "
-           "f32 % of nominal peak | bf16 vdpbf16ps | bf16 / f32 | bf16 widened |",
+           "f32 % of platform.md peak | bf16 vdpbf16ps | bf16 / f32 | bf16 widened |",
            "|---|---|---|---|---|---|---|---|---|---|"]
-    for (m, n, k, t), v in rows.items():
+    # Largest product first, then 1 before 2 threads (with random interleaving the JSON is shuffled).
+    for (m, n, k, t), v in sorted(rows.items(), key=lambda kv: (-kv[0][0] * kv[0][1] * kv[0][2], kv[0][3])):
         ob, f32, dot, wid = (v.get(x) for x in ("openblas", "ddiff_f32", "ddiff_bf16_dot", "ddiff_bf16_widen"))
         out.append(f"| {m}, {n}, {k} | {t} | {gf(ob)} | {gf(f32)} | "
                    f"{(f32 / ob if ob and f32 else float('nan')):.2f}x | {pct(f32, measured.get(t))} | "
@@ -81,7 +83,7 @@ def gemm_table(runs, peak):
         text += ("\nMeasured peak: the FP32 FMA rate of a register-only loop (BM_fma_peak: 24 independent "
                  "zmm FMA chains per thread, no memory traffic) in the same run, after the GEMMs: "
                  + ", ".join(f"{gf(measured[t])} GFLOP/s on {t} thread(s)" for t in sorted(measured))
-                 + f" (nominal {peak[1]:.0f} / {peak[2]:.0f}).\n")
+                 + f" (platform.md: {peak[1]:.0f} / {peak[2]:.0f}).\n")
     clock = next((r["counters"].get("hz") for r in runs if r["family"] == "BM_clock"), None)
     ymm = next((r["flops"] for r in runs if r["family"] == "BM_fma_peak_ymm"), None)
     if clock and measured.get(1):
@@ -97,7 +99,7 @@ def attention_table(runs):
         return ""
     naive = next((r["ms"] for r in att if r["family"] == "BM_attention_naive"), None)
     out = ["| implementation | threads | block-causal | ms | GFLOP/s | speed-up vs naive |", "|---|---|---|---|---|---|"]
-    for r in att:
+    for r in sorted(att, key=lambda r: (r["family"] != "BM_attention_naive", r["label"], r["params"].get("threads", "1"))):
         p = r["params"]
         block = int(p.get("block", 0))
         out.append(f"| {r['label']} | {p.get('threads', '1')} | {block if block else '-'} | {r['ms']:.2f} | "
@@ -111,9 +113,9 @@ def layer_table(runs, peak):
     if not lay:
         return ""
     measured = measured_peaks(runs)  # from bench_gemm's JSON when given in the same call
-    out = ["| weights | threads | ms / layer | tokens/s | GFLOP/s | % of measured f32 peak | % of nominal f32 peak |",
+    out = ["| weights | threads | ms / layer | tokens/s | GFLOP/s | % of measured f32 peak | % of platform.md f32 peak |",
            "|---|---|---|---|---|---|---|"]
-    for r in lay:
+    for r in sorted(lay, key=lambda r: (r["label"], int(r["params"]["threads"]))):
         t = int(r["params"]["threads"])
         out.append(f"| {r['label'].replace('ddiff_', '')} | {t} | {r['ms']:.2f} | {r['tokens']:.0f} | {gf(r['flops'])} | "
                    f"{pct(r['flops'], measured.get(t))} | {100 * r['flops'] / 1e9 / peak[t]:.0f}% |")

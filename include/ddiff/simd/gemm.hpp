@@ -64,7 +64,7 @@ struct gemm_config {
     static constexpr std::size_t mr = is_avx512<Arch> ? 12 : (has_batch<float, Arch> ? 6 : 4);
     // K block: the C tile is read and written once per K block, so a long block pays; the
     // KC x NR W panel (128 KiB) streams from L2, the MR x KC A tile (48 KiB) from L1/L2.
-    // Measured on Zen 5 (docs/performance.md): KC 1024 / MC 96 beat 256 / 240 by ~15%.
+    // Measured on this VM (docs/performance.md): KC 1024 / MC 96 beat 256 / 240 by ~15%.
     static constexpr std::size_t kc = 1024;
     static constexpr std::size_t mc = 96;  // rows of A per block (a multiple of 4, 6, 8, 12)
     // bf16 pairs: KC counts k (KC/2 pairs), the same 128 KiB of panel per block.
