@@ -69,28 +69,49 @@ BENCHMARK(BM_gemm)->Apply(shapes_args)->UseRealTime()->Unit(benchmark::kMillisec
 // The machine's FP32 FMA peak in the same run (24 independent zmm FMA chains per thread, no
 // memory traffic): the "% of measured peak" columns divide by it, so a throttled or shared host
 // does not hide how close the kernels are to what the cores deliver right now.
+#if defined(__AVX2__) && defined(__FMA__)
+// Vector types for fma_chains.
+struct ymm {
+    using V = __m256;
+    static constexpr int lanes = 8;
+    static V set1(float x) { return _mm256_set1_ps(x); }
+    static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
+    static float first(V a) { return _mm256_cvtss_f32(a); }
+};
 #if defined(__AVX512F__)
-// Out of line, so the 1-thread run (which the pool calls inline) executes the same code as the
-// 2-thread one: inlined into the benchmark loop, GCC 12 compiled it to a version that measured a
-// third of the 2-thread rate per thread.
+struct zmm {
+    using V = __m512;
+    static constexpr int lanes = 16;
+    static V set1(float x) { return _mm512_set1_ps(x); }
+    static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V add(V a, V b) { return _mm512_add_ps(a, b); }
+    static float first(V a) { return _mm512_cvtss_f32(a); }
+};
+#endif
+// Chains independent FMA chains in registers, iters steps each. Out of line, so the 1-thread run
+// (which the pool calls inline) executes the same code as the 2-thread one: inlined into the
+// benchmark loop, GCC 12 compiled it to a version that measured a third of the 2-thread rate per
+// thread.
+template <class R, int Chains>
 __attribute__((noinline)) float fma_chains(long iters) {
-    __m512 acc[24];
-    for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_ps(0.001f * float(i));
-    const __m512 b = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(1e-4f);
+    typename R::V acc[Chains];
+    for (int i = 0; i < Chains; ++i) acc[i] = R::set1(0.001f * float(i));
+    const auto b = R::set1(0.999f), c = R::set1(1e-4f);
     for (long i = 0; i < iters; ++i) {
 #pragma GCC unroll 24
-        for (int j = 0; j < 24; ++j) acc[j] = _mm512_fmadd_ps(acc[j], b, c);
+        for (int j = 0; j < Chains; ++j) acc[j] = R::fma(acc[j], b, c);
     }
-    __m512 s = acc[0];
-    for (int j = 1; j < 24; ++j) s = _mm512_add_ps(s, acc[j]);
-    return _mm512_cvtss_f32(s);  // one lane suffices to keep the chains live
+    auto sum = acc[0];
+    for (int j = 1; j < Chains; ++j) sum = R::add(sum, acc[j]);
+    return R::first(sum);  // one lane suffices to keep the chains live
 }
 #endif
 void BM_fma_peak(benchmark::State& state) {
 #if defined(__AVX512F__)
     const std::size_t threads = state.range(0);
     constexpr long iters = 1 << 20;
-    auto body = [] { benchmark::DoNotOptimize(fma_chains(iters)); };
+    auto body = [] { benchmark::DoNotOptimize(fma_chains<zmm, 24>(iters)); };
     simd::thread_pool pool{threads};
     for (auto _ : state) pool.run(threads, [&](std::size_t, std::size_t) { body(); });
     state.counters["flops"] = benchmark::Counter(double(threads) * iters * 24 * 32, benchmark::Counter::kIsIterationInvariantRate);
@@ -121,23 +142,11 @@ void BM_clock(benchmark::State& state) {
 }
 BENCHMARK(BM_clock)->UseRealTime()->Unit(benchmark::kMillisecond);
 #if defined(__AVX2__) && defined(__FMA__)
-__attribute__((noinline)) float fma_chains_ymm(long iters) {
-    __m256 acc[12];
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * float(i));
-    const __m256 b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(1e-4f);
-    for (long i = 0; i < iters; ++i) {
-#pragma GCC unroll 12
-        for (int j = 0; j < 12; ++j) acc[j] = _mm256_fmadd_ps(acc[j], b, c);
-    }
-    __m256 s = acc[0];
-    for (int j = 1; j < 12; ++j) s = _mm256_add_ps(s, acc[j]);
-    return _mm256_cvtss_f32(s);
-}
 void BM_fma_peak_ymm(benchmark::State& state) {
     long iters = 1 << 21;
     for (auto _ : state) {
         benchmark::DoNotOptimize(iters);  // opaque, so the pure call is not hoisted out of the loop
-        benchmark::DoNotOptimize(fma_chains_ymm(iters));
+        benchmark::DoNotOptimize(fma_chains<ymm, 12>(iters));
     }
     state.counters["flops"] = benchmark::Counter(double(iters) * 12 * 16, benchmark::Counter::kIsIterationInvariantRate);
     state.SetLabel("fma_peak_ymm");
