@@ -216,3 +216,22 @@ TEST_CASE("Dream loading rejects bad configs and checkpoints with typed errors")
     CHECK_THROWS_WITH_AS(m.forward(ids, out.data()), doctest::Contains("max_positions"), invalid_argument);
     fs::remove_all(tmp);
 }
+
+TEST_CASE("Dream forward_cached with padding: a full pass equals forward(), a row range reproduces its rows") {
+    auto m = model::dream<>::load(dream_dir);
+    const auto g = io::safetensors_file::open(dream_dir / "golden.safetensors");
+    const auto x = to_batch(g.tensor("input_ids").to_i64<2>());
+    const std::size_t T = x.shape(1), V = m.vocab_size(), P = 3;
+    std::vector<token_id> padded(P + T, m.config().pad_id);
+    std::vector<std::uint8_t> valid(P + T, 1);
+    for (std::size_t i = 0; i < P; ++i) valid[i] = 0;
+    for (std::size_t t = 0; t < T; ++t) padded[P + t] = x(0, t);
+    std::vector<float> full((P + T) * V), out((P + T) * V);
+    m.forward(padded, full.data(), valid.data());
+    model::kv_cache cache;
+    m.forward_cached(padded, 0, P + T, cache, out.data(), valid.data());
+    CHECK(out == full);
+    const std::size_t a = P + T / 2;
+    m.forward_cached(padded, a, P + T - a, cache, out.data(), valid.data());
+    CHECK(std::equal(out.begin(), out.begin() + std::ptrdiff_t((P + T - a) * V), full.begin() + std::ptrdiff_t(a * V)));
+}

@@ -140,3 +140,37 @@ TEST_CASE("LLaDA's key-padding mask matches the reference (padded keys never att
         }
     }
 }
+
+TEST_CASE("LLaDA forward_cached: a full pass equals forward(), then any row range reproduces its rows") {
+    const fs::path dir = models / "llada_tiny_f32";
+    const auto g = io::safetensors_file::open(dir / "golden.safetensors");
+    const auto ids = g.tensor("input_ids").to_i64<2>();
+    const std::size_t T = ids.shape(1);
+    std::vector<token_id> row(T);
+    for (std::size_t t = 0; t < T; ++t) row[t] = token_id(ids(0, t));
+    for (std::size_t threads : {1u, 2u}) {
+        CAPTURE(threads);
+        model::load_options o;
+        o.threads = threads;
+        auto m = model::llada<>::load(dir, o);
+        const std::size_t V = m.vocab_size();
+        std::vector<float> full(T * V), out(T * V);
+        m.forward(row, full.data());
+        model::kv_cache cache;
+        CHECK_THROWS_WITH_AS(m.forward_cached(row, 2, 3, cache, out.data()), doctest::Contains("full pass"),
+                             invalid_argument);  // nothing cached yet
+        m.forward_cached(row, 0, T, cache, out.data());
+        CHECK(cache.tokens == T);
+        CHECK(out == full);
+        for (auto [a, b] : {std::pair<std::size_t, std::size_t>{T / 2, T}, {1, T / 2}, {T - 1, T}}) {
+            CAPTURE(a);
+            m.forward_cached(row, a, b - a, cache, out.data());
+            CHECK(std::equal(out.begin(), out.begin() + std::ptrdiff_t((b - a) * V), full.begin() + std::ptrdiff_t(a * V)));
+        }
+        CHECK_THROWS_AS(m.forward_cached(row, T - 1, 2, cache, out.data()), shape_error);
+        CHECK_THROWS_AS(m.forward_cached(row, 0, 0, cache, out.data()), shape_error);
+        // A different length needs a new full pass.
+        const std::vector<token_id> shorter(row.begin(), row.end() - 1);
+        CHECK_THROWS_AS(m.forward_cached(shorter, 0, 3, cache, out.data()), invalid_argument);
+    }
+}

@@ -206,3 +206,67 @@ TEST_CASE("attention rejects bad configurations") {
     CHECK_THROWS_AS(ok.forward(x.data(), 48, 10, nullptr, {}, y.data(), 48, false, small, pool), shape_error);
     CHECK_THROWS_AS(nn::rope_table(7, 16, 10000.0), invalid_argument);
 }
+
+TEST_CASE("attention forward_cached: a full pass is forward(), a row range reproduces it, other rows' keys come from the cache") {
+    const case_t c{37, 48, 4, 2, 16};
+    const std::size_t W = (c.H + 2 * c.G) * c.hd, kvw = c.G * c.hd, D = c.d, T = c.T;
+    std::mt19937 g(7);
+    auto x_old = randn(T * D, 1.0f, g);
+    const auto wqkv = randn(W * D, 1.0f / std::sqrt(float(D)), g);
+    const auto wo = randn(D * c.H * c.hd, 1.0f / std::sqrt(float(c.H * c.hd)), g);
+    nn::attention<> attn(attention_dims{D, c.H, c.G, c.hd}, nn::linear<>::from_f32(wqkv.data(), W, D),
+                         nn::linear<>::from_f32(wo.data(), D, c.H * c.hd), nn::rope_table(c.hd, 2 * T + 8, 10000.0));
+    std::vector<std::int64_t> pos(T);
+    for (std::size_t t = 0; t < T; ++t) pos[t] = std::int64_t(2 * t + 5);
+    std::vector<std::uint8_t> valid(T, 1);
+    valid[1] = valid[30] = 0;  // padding keys inside and outside the recomputed rows
+    for (std::size_t block : {std::size_t{0}, std::size_t{8}}) {
+        CAPTURE(block);
+        const nn::attention_mask mask{valid.data(), block};
+        for (std::size_t threads : {1u, 2u}) {
+            CAPTURE(threads);
+            nn::thread_pool pool(threads);
+            nn::workspace ws(attn.workspace_floats(T, threads));
+            auto plain = [&](const std::vector<float>& x) {
+                std::vector<float> y(T * D);
+                attn.forward(x.data(), D, T, pos.data(), mask, y.data(), D, false, ws, pool);
+                return y;
+            };
+            std::vector<float> k(T * kvw), v(T * kvw);
+            const nn::kv_cache_view cache{k.data(), v.data(), T};
+            auto cached = [&](const std::vector<float>& x, std::size_t first, std::size_t rows) {
+                std::vector<float> y(rows * D);
+                attn.forward_cached(x.data() + first * D, D, first, rows, pos.data() + first, mask, cache, y.data(), D,
+                                    false, ws, pool);
+                return y;
+            };
+            auto rows_of = [&](const std::vector<float>& y, std::size_t a, std::size_t b) {
+                return std::vector<float>(y.begin() + std::ptrdiff_t(a * D), y.begin() + std::ptrdiff_t(b * D));
+            };
+            const auto y_old = plain(x_old);
+            CHECK(cached(x_old, 0, T) == y_old);  // the full pass fills the cache, bit for bit forward()
+            const std::size_t a = 10, b = 29;
+            CHECK(cached(x_old, a, b - a) == rows_of(y_old, a, b));  // same inputs: the same rows exactly
+            // Change rows inside [a, b) and one row outside it. The recomputed rows see their own
+            // new keys and values and the cached (old) ones of row 3: exactly forward() on the
+            // sequence that has the new rows only inside [a, b).
+            auto x_new = x_old, x_hybrid = x_old;
+            for (std::size_t t : {std::size_t{3}, std::size_t{12}, std::size_t{20}})
+                for (std::size_t i = 0; i < D; ++i) x_new[t * D + i] += 0.5f;
+            for (std::size_t t = a; t < b; ++t)
+                for (std::size_t i = 0; i < D; ++i) x_hybrid[t * D + i] = x_new[t * D + i];
+            const auto y_cached = cached(x_new, a, b - a);
+            CHECK(y_cached == rows_of(plain(x_hybrid), a, b));
+            CHECK(y_cached != rows_of(plain(x_new), a, b));  // row 3's stale keys do matter
+        }
+    }
+    nn::thread_pool pool(1);
+    nn::workspace ws(attn.workspace_floats(T, 1));
+    std::vector<float> k(T * kvw), v(T * kvw), y(T * D);
+    CHECK_THROWS_AS(attn.forward_cached(x_old.data(), D, 30, 8, nullptr, {}, nn::kv_cache_view{k.data(), v.data(), T},
+                                        y.data(), D, false, ws, pool),
+                    shape_error);  // rows [30, 38) of 37
+    CHECK_THROWS_AS(attn.forward_cached(x_old.data(), D, 0, 4, nullptr, {}, nn::kv_cache_view{nullptr, nullptr, T},
+                                        y.data(), D, false, ws, pool),
+                    invalid_argument);
+}

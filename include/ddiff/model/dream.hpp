@@ -151,19 +151,15 @@ public:
     // cumsum(valid) - 1 (so a left-padded row sees the same positions as the unpadded one);
     // the logits at padded positions themselves are meaningless.
     void forward(std::span<const token_id> ids, float* out, const std::uint8_t* valid = nullptr) {
-        const std::size_t T = ids.size();
-        if (T > cfg_.max_positions)
-            ddiff::detail::fail<invalid_argument>("dream: sequence of ", T, " tokens, expected at most max_positions = ",
-                                                  cfg_.max_positions, " (min(max_position_embeddings, ",
-                                                  dream_config::default_max_positions, ") unless raised)");
-        const std::int64_t* pos = nullptr;  // 0..T-1
-        if (valid) {
-            padded_positions_.resize(T);
-            std::int64_t seen = 0;
-            for (std::size_t t = 0; t < T; ++t) padded_positions_[t] = valid[t] ? seen++ : 1;
-            pos = padded_positions_.data();
-        }
-        net_.forward(ids, pos, valid, out);
+        net_.forward(ids, positions(ids.size(), valid), valid, out);
+    }
+
+    // Unshifted logits of the rows [first, first + count) only, out (count, vocab), the other
+    // rows' keys and values taken from the cache (pre_norm_lm::forward_cached; a full pass
+    // first 0, count T fills it). The logit that predicts position i comes from row i - 1.
+    void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, kv_cache& cache,
+                        float* out, const std::uint8_t* valid = nullptr) {
+        net_.forward_cached(ids, first, count, positions(ids.size(), valid), valid, cache, out);
     }
 
     // Denoiser concept: x (batch, len), alpha ignored (Dream is not time-conditioned),
@@ -174,6 +170,19 @@ public:
     }
 
 private:
+    // RoPE positions: nullptr (0..T-1) without padding, else cumsum(valid) - 1.
+    const std::int64_t* positions(std::size_t T, const std::uint8_t* valid) {
+        if (T > cfg_.max_positions)
+            ddiff::detail::fail<invalid_argument>("dream: sequence of ", T, " tokens, expected at most max_positions = ",
+                                                  cfg_.max_positions, " (min(max_position_embeddings, ",
+                                                  dream_config::default_max_positions, ") unless raised)");
+        if (!valid) return nullptr;
+        padded_positions_.resize(T);
+        std::int64_t seen = 0;
+        for (std::size_t t = 0; t < T; ++t) padded_positions_[t] = valid[t] ? seen++ : 1;
+        return padded_positions_.data();
+    }
+
     dream_config cfg_;
     pre_norm_lm<Arch> net_;
     std::vector<std::int64_t> padded_positions_;  // (T) cumsum(valid) - 1, padding at 1

@@ -134,11 +134,18 @@ public:
     // Logits of one sequence: ids (T), out (T, vocab). key_valid (T) or nullptr: 0 marks padding
     // keys that no query attends to (the updated HF file's attention_mask behaviour).
     void forward(std::span<const token_id> ids, float* out, const std::uint8_t* key_valid = nullptr) {
-        const std::size_t T = ids.size();
-        if (T > cfg_.max_sequence_length)
-            ddiff::detail::fail<invalid_argument>("llada: sequence of ", T, " tokens, expected at most "
-                                                  "max_sequence_length = ", cfg_.max_sequence_length);
+        check_length(ids.size());
         net_.forward(ids, nullptr, key_valid, out);
+    }
+
+    // Logits of the rows [first, first + count) only, out (count, vocab), the other rows' keys
+    // and values taken from the cache (Fast-dLLM's prefix cache: rows from the block start to
+    // the end; dual cache: the block only). A full pass (first 0, count T) fills the cache and
+    // equals forward() bit for bit; see pre_norm_lm::forward_cached.
+    void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, kv_cache& cache,
+                        float* out, const std::uint8_t* key_valid = nullptr) {
+        check_length(ids.size());
+        net_.forward_cached(ids, first, count, nullptr, key_valid, cache, out);
     }
 
     // Denoiser concept: x (batch, len), alpha ignored (LLaDA is not time-conditioned),
@@ -149,6 +156,12 @@ public:
     }
 
 private:
+    void check_length(std::size_t T) const {
+        if (T > cfg_.max_sequence_length)
+            ddiff::detail::fail<invalid_argument>("llada: sequence of ", T, " tokens, expected at most "
+                                                  "max_sequence_length = ", cfg_.max_sequence_length);
+    }
+
     llada_config cfg_;
     pre_norm_lm<Arch> net_;
 };

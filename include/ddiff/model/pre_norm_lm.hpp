@@ -17,6 +17,14 @@
 
 namespace ddiff::model {
 
+// Keys and values of every layer for one sequence (Fast-dLLM's prefix and dual caches; see
+// pre_norm_lm::forward_cached). Empty until a full pass fills it.
+struct kv_cache {
+    std::size_t tokens = 0;    // positions held; 0 = empty
+    std::vector<float> k, v;   // per layer (tokens, n_kv_heads * head_dim), layers one after another
+    void clear() noexcept { tokens = 0; }
+};
+
 template <class Arch = simd::default_arch>
 class pre_norm_lm {
 public:
@@ -39,6 +47,43 @@ public:
         const nn::attention_mask mask{key_valid, 0};
         for (const auto& blk : blocks) blk.forward(x_.data(), T, positions ? positions : positions_.data(), mask, ws_, *pool_);
         head.forward(x_.data(), T, out, head.vocab(), ws_, *pool_);
+    }
+
+    // Logits of the rows [first, first + count) of the sequence ids (T), out (count, vocab),
+    // recomputing only those rows: every layer attends to their fresh keys and values and to
+    // the cached ones of all other rows (which may be stale: the approximation of Fast-dLLM's
+    // caches). A full pass (first 0, count T) fills the cache and equals forward() bit for bit;
+    // any other call needs a cache filled for the same T. positions / key_valid index the
+    // whole sequence, as in forward().
+    void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count,
+                        const std::int64_t* positions, const std::uint8_t* key_valid, kv_cache& cache, float* out) {
+        const std::size_t T = ids.size(), D = embedding.dim();
+        if (count == 0 || first > T || count > T - first)
+            ddiff::detail::fail<shape_error>("forward_cached: rows [", first, ", ", first + count,
+                                             ") of a ", T, "-token sequence, expected a non-empty range inside it");
+        const bool full = first == 0 && count == T;
+        if (!full && cache.tokens != T)
+            ddiff::detail::fail<invalid_argument>(
+                "forward_cached: the cache holds ", cache.tokens, " positions and the sequence has ", T,
+                ", expected a full pass (first 0, count ", T, ") to fill it first");
+        std::size_t width = 0;
+        for (const auto& b : blocks) width += b.attn().dims().n_kv_heads * b.attn().dims().head_dim;
+        if (full) {
+            cache.k.resize(width * T);
+            cache.v.resize(width * T);
+            cache.tokens = T;
+        }
+        reserve(T);
+        embedding.forward(ids.data() + first, count, x_.data(), D);
+        const nn::attention_mask mask{key_valid, 0};
+        const std::int64_t* pos = positions ? positions + first : nullptr;
+        std::size_t offset = 0;
+        for (const auto& blk : blocks) {
+            const nn::kv_cache_view view{cache.k.data() + offset, cache.v.data() + offset, T};
+            blk.forward_cached(x_.data(), count, first, pos, mask, view, ws_, *pool_);
+            offset += T * blk.attn().dims().n_kv_heads * blk.attn().dims().head_dim;
+        }
+        head.forward(x_.data(), count, out, head.vocab(), ws_, *pool_);
     }
 
 private:

@@ -30,6 +30,14 @@ struct attention_dims {
     std::size_t d_model = 0, n_heads = 0, n_kv_heads = 0, head_dim = 0;
 };
 
+// One layer's key/value cache for a sequence of `tokens` positions (Fast-dLLM's prefix and dual
+// caches): k and v each (tokens, n_kv_heads * head_dim), keys after RoPE. Caller-owned storage.
+struct kv_cache_view {
+    float* k = nullptr;
+    float* v = nullptr;
+    std::size_t tokens = 0;
+};
+
 template <class Arch = simd::default_arch>
 class attention {
 public:
@@ -87,7 +95,6 @@ public:
         const auto& d = dims_;
         const std::size_t T = tokens, qkvw = (d.n_heads + 2 * d.n_kv_heads) * d.head_dim, ow = d.n_heads * d.head_dim;
         if (T == 0) return;
-        check_positions(T, positions);
         workspace::scope keep(ws);
         float* qkv = ws.take(T * qkvw).data();  // (T, (H + 2 Hkv) hd): q heads | k heads | v heads
         float* o = ws.take(T * ow).data();      // (T, H hd) attention output before W_out
@@ -96,15 +103,84 @@ public:
         out_.forward(o, ow, T, y, ldy, pool, accumulate);
     }
 
+    // The same for the rows [first, first + rows) of a sequence of cache.tokens positions whose
+    // other rows' keys and values come from the cache (Fast-dLLM's prefix / dual cache): x holds
+    // only those rows; their keys and values are computed, written into the cache and attended
+    // together with the cached ones. positions: (rows) RoPE positions of these rows, nullptr =
+    // first .. first + rows - 1; mask.key_valid and the block-causal mask index the whole
+    // sequence. With first = 0 and rows = cache.tokens this is forward() that also fills the
+    // cache, with the same result bit for bit; afterwards a call on any row range with the same
+    // inputs reproduces those rows of it exactly, and a call after some rows' inputs changed
+    // attends to the stale keys and values of the rows it does not recompute.
+    void forward_cached(const float* x, std::size_t ldx, std::size_t first, std::size_t rows,
+                        const std::int64_t* positions, const attention_mask& mask, kv_cache_view cache, float* y,
+                        std::size_t ldy, bool accumulate, workspace& ws, thread_pool& pool) const {
+        const auto& d = dims_;
+        const std::size_t qkvw = (d.n_heads + 2 * d.n_kv_heads) * d.head_dim, ow = d.n_heads * d.head_dim;
+        if (!cache.k || !cache.v)
+            ddiff::detail::fail<invalid_argument>("attention::forward_cached: the cache has no storage");
+        if (first > cache.tokens || rows > cache.tokens - first)
+            ddiff::detail::fail<shape_error>("attention::forward_cached: rows [", first, ", ", first + rows,
+                                             ") outside the cached sequence of ", cache.tokens, " positions");
+        if (rows == 0) return;
+        workspace::scope keep(ws);
+        float* qkv = ws.take(rows * qkvw).data();
+        float* o = ws.take(rows * ow).data();
+        qkv_.forward(x, ldx, rows, qkv, qkvw, pool);
+        rotate(qkv, rows, first, positions, pool);
+        const std::size_t kvw = d.n_kv_heads * d.head_dim;
+        for (std::size_t t = 0; t < rows; ++t) {
+            const float* src = qkv + t * qkvw + d.n_heads * d.head_dim;
+            std::copy(src, src + kvw, cache.k + (first + t) * kvw);
+            std::copy(src + kvw, src + 2 * kvw, cache.v + (first + t) * kvw);
+        }
+        attend_rows(qkv, rows, first, cache.tokens, cache.k, cache.v, kvw, mask, o, ws, pool);
+        out_.forward(o, ow, rows, y, ldy, pool, accumulate);
+    }
+
     // The attention core on projected heads: RoPE on q and k of qkv (T, (H + 2 Hkv) hd) in
     // place, then o (T, H hd) = softmax(q k^T / sqrt(hd)) v per head.
     void attend(float* qkv, std::size_t T, const std::int64_t* positions, const attention_mask& mask, float* o,
                 workspace& ws, thread_pool& pool) const {
         const auto& d = dims_;
-        const std::size_t hd = d.head_dim, H = d.n_heads, G = d.n_kv_heads;
-        const std::size_t qkvw = (H + 2 * G) * hd, kofs = H * hd, vofs = (H + G) * hd, ow = H * hd;
+        const std::size_t qkvw = (d.n_heads + 2 * d.n_kv_heads) * d.head_dim;
         if (T == 0) return;
-        check_positions(T, positions);
+        rotate(qkv, T, 0, positions, pool);
+        attend_rows(qkv, T, 0, T, qkv + d.n_heads * d.head_dim, qkv + (d.n_heads + d.n_kv_heads) * d.head_dim, qkvw,
+                    mask, o, ws, pool);
+    }
+
+private:
+    // RoPE on the q and k heads of rows (rows, (H + 2 Hkv) hd) in place; positions (rows) or
+    // nullptr = first + row.
+    void rotate(float* qkv, std::size_t rows, std::size_t first, const std::int64_t* positions,
+                thread_pool& pool) const {
+        if (!use_rope_) return;
+        const auto& d = dims_;
+        const std::size_t hd = d.head_dim, HG = d.n_heads + d.n_kv_heads, qkvw = (HG + d.n_kv_heads) * hd;
+        if (positions) {
+            for (std::size_t t = 0; t < rows; ++t) rope_.check_position(positions[t]);
+        } else {
+            rope_.check_position(static_cast<std::int64_t>(first + rows - 1));
+        }
+        detail::parallel_rows(pool, rows, HG * hd, [&](std::size_t r0, std::size_t r1) {
+            for (std::size_t t = r0; t < r1; ++t) {
+                const std::size_t p = positions ? static_cast<std::size_t>(positions[t]) : first + t;
+                float* row = qkv + t * qkvw;
+                for (std::size_t h = 0; h < HG; ++h) rope_.template apply<Arch>(row + h * hd, p);
+            }
+        });
+    }
+
+    // o (rows, H hd) = softmax(q k^T / sqrt(hd)) v for the query rows of qkv (rows at stride
+    // (H + 2 Hkv) hd, sequence rows first ..), keys and values (T rows at stride kv_stride, kv
+    // head g at column g hd) already rotated.
+    void attend_rows(const float* qkv, std::size_t rows, std::size_t first, std::size_t T, const float* keys,
+                     const float* values, std::size_t kv_stride, const attention_mask& mask, float* o, workspace& ws,
+                     thread_pool& pool) const {
+        const auto& d = dims_;
+        const std::size_t hd = d.head_dim, H = d.n_heads, G = d.n_kv_heads;
+        const std::size_t qkvw = (H + 2 * G) * hd, ow = H * hd;
         workspace::scope keep(ws);
         const std::size_t kpack = workspace::round(simd::packed_elements<Arch>(T, hd, simd::panel_format::f32));
         const std::size_t vpack = workspace::round(simd::packed_elements<Arch>(hd, T, simd::panel_format::f32));
@@ -113,50 +189,31 @@ public:
         const std::size_t threads = pool.size();
         float* sbuf = ws.take(threads * workspace::round(query_chunk * T)).data();  // per thread (chunk, T)
 
-        // RoPE on q and k heads, then pack K and V of each kv head (one task per kv head).
-        if (use_rope_) {
-            detail::parallel_rows(pool, T, (H + G) * hd, [&](std::size_t r0, std::size_t r1) {
-                for (std::size_t t = r0; t < r1; ++t) {
-                    const std::size_t p = positions ? static_cast<std::size_t>(positions[t]) : t;
-                    float* row = qkv + t * qkvw;
-                    for (std::size_t h = 0; h < H + G; ++h) rope_.template apply<Arch>(row + h * hd, p);
-                }
-            });
-        }
+        // Pack K and V of each kv head (one task per kv head).
         pool.run(G, [&](std::size_t g, std::size_t) {
-            simd::pack_rows_f32<Arch>(qkv + kofs + g * hd, qkvw, T, hd, kp + g * kpack);
-            simd::pack_columns_f32<Arch>(qkv + vofs + g * hd, qkvw, T, hd, vp + g * vpack);
+            simd::pack_rows_f32<Arch>(keys + g * hd, kv_stride, T, hd, kp + g * kpack);
+            simd::pack_columns_f32<Arch>(values + g * hd, kv_stride, T, hd, vp + g * vpack);
         });
 
-        const std::size_t chunks = (T + query_chunk - 1) / query_chunk;
+        const std::size_t chunks = (rows + query_chunk - 1) / query_chunk;
         const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
         const std::size_t group = H / G;
         pool.run(H * chunks, [&](std::size_t task, std::size_t thread) {
             const std::size_t h = task / chunks, c = task % chunks, g = h / group;
-            const std::size_t r0 = c * query_chunk, rows = std::min(query_chunk, T - r0);
+            const std::size_t r0 = c * query_chunk, n = std::min(query_chunk, rows - r0);
             float* s = sbuf + thread * workspace::round(query_chunk * T);  // (rows, T) scores, then probabilities
             const simd::panel_view kv{simd::panel_format::f32, T, hd, simd::gemm_config<Arch>::nr, kp + g * kpack};
             const simd::panel_view vv{simd::panel_format::f32, hd, T, simd::gemm_config<Arch>::nr, vp + g * vpack};
             auto scratch = pool.scratch(thread);
-            simd::gemm_panels<Arch>(qkv + r0 * qkvw + h * hd, qkvw, rows, kv, 0, kv.panels(), s, T, false, scratch);
-            for (std::size_t i = 0; i < rows; ++i) {
-                const std::size_t q = r0 + i;
+            simd::gemm_panels<Arch>(qkv + r0 * qkvw + h * hd, qkvw, n, kv, 0, kv.panels(), s, T, false, scratch);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::size_t q = first + r0 + i;
                 const std::size_t visible =
                     mask.block_length ? std::min(T, (q / mask.block_length + 1) * mask.block_length) : T;
                 simd::masked_softmax<Arch>(s + i * T, T, scale, mask.key_valid, visible);
             }
-            simd::gemm_panels<Arch>(s, T, rows, vv, 0, vv.panels(), o + r0 * ow + h * hd, ow, false, scratch);
+            simd::gemm_panels<Arch>(s, T, n, vv, 0, vv.panels(), o + r0 * ow + h * hd, ow, false, scratch);
         });
-    }
-
-private:
-    void check_positions(std::size_t T, const std::int64_t* positions) const {
-        if (!use_rope_) return;
-        if (positions) {
-            for (std::size_t t = 0; t < T; ++t) rope_.check_position(positions[t]);
-        } else {
-            rope_.check_position(static_cast<std::int64_t>(T - 1));
-        }
     }
 
     attention_dims dims_;

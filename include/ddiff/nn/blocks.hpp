@@ -48,6 +48,19 @@ public:
         mlp_.forward(h, D, tokens, x, D, /*accumulate=*/true, ws, pool);
     }
 
+    // The rows [first, first + rows) of a sequence whose other rows' keys and values come from
+    // this layer's cache (attention::forward_cached); x: (rows, d) residual stream of these rows.
+    void forward_cached(float* x, std::size_t rows, std::size_t first, const std::int64_t* positions,
+                        const attention_mask& mask, kv_cache_view cache, workspace& ws, thread_pool& pool) const {
+        const std::size_t D = d();
+        workspace::scope keep(ws);
+        float* h = ws.take(rows * D).data();
+        attn_norm_.apply(x, D, rows, h, D, D, pool);
+        attn_.forward_cached(h, D, first, rows, positions, mask, cache, x, D, /*accumulate=*/true, ws, pool);
+        ff_norm_.apply(x, D, rows, h, D, D, pool);
+        mlp_.forward(h, D, rows, x, D, /*accumulate=*/true, ws, pool);
+    }
+
 private:
     Norm attn_norm_, ff_norm_;
     attention<Arch> attn_;
