@@ -347,6 +347,9 @@ TEST_CASE("MDLM's cache: a time-free model is not called again when a step chang
         CHECK(res.nfe <= 4);  // one call per change of the canvas, at most one per position
         CHECK(res.steps <= 64);
     }
+    // A KV cache mode needs a model with forward_cached; the oracle has none.
+    o.cache = kv_cache_mode::prefix;
+    CHECK_THROWS_WITH_AS(d.generate(sequence{}, o), doctest::Contains("KV cache"), invalid_argument);
 }
 
 TEST_CASE("alg_temp near 0 selects like top-k; a uniform-noise analytic sampler is exact for one token") {

@@ -174,3 +174,43 @@ TEST_CASE("LLaDA forward_cached: a full pass equals forward(), then any row rang
         CHECK_THROWS_AS(m.forward_cached(shorter, 0, 3, cache, out.data()), invalid_argument);
     }
 }
+
+TEST_CASE("LLaDA decoding with Fast-dLLM's prefix and dual KV caches reproduces the PyTorch transcription") {
+    const fs::path dir = models / "llada_tiny_f32";
+    const auto g = io::safetensors_file::open(dir / "generate_cache_golden.safetensors");
+    const auto prompt_ids = g.tensor("prompt_ids").to_i64<2>();
+    sequence prompt = xt::zeros<token_id>({prompt_ids.shape(1)});
+    for (std::size_t i = 0; i < prompt.size(); ++i) prompt(i) = token_id(prompt_ids(0, i));
+    for (std::size_t threads : {1u, 2u}) {
+        model::load_options lo;
+        lo.threads = threads;
+        auto m = model::llada<>::load(dir, lo);
+        decoder<model::llada<>, schedule::log_linear, remask::low_confidence, sampler::top_k> dec(m);
+        generate_options o;
+        o.gen_length = 24;
+        o.steps = 12;
+        o.block_length = 8;
+        for (auto [mode, name] : {std::pair{kv_cache_mode::prefix, "output_prefix_ids"},
+                                  std::pair{kv_cache_mode::dual, "output_dual_ids"},
+                                  std::pair{kv_cache_mode::none, "output_nocache_ids"}}) {
+            CAPTURE(name);
+            CAPTURE(threads);
+            const auto expected = g.tensor(name).to_i64<2>();
+            o.cache = mode;
+            const auto res = dec.generate(prompt, o);
+            REQUIRE(res.tokens.shape(1) == expected.shape(1));
+            std::size_t differ = 0;
+            for (std::size_t i = 0; i < expected.shape(1); ++i) differ += res.tokens(0, i) != expected(0, i);
+            CHECK(differ == 0);
+            CHECK(res.nfe == 12);  // the same number of model calls; each later call is smaller
+        }
+    }
+    auto m = model::llada<>::load(dir);
+    decoder<model::llada<>, schedule::log_linear, remask::low_confidence, sampler::top_k> dec(m);
+    generate_options o;
+    o.gen_length = 8;
+    o.steps = 4;
+    o.cache = kv_cache_mode::dual;
+    o.cfg_scale = 1.0;
+    CHECK_THROWS_WITH_AS(dec.generate(prompt, o), doctest::Contains("cfg_scale"), invalid_argument);
+}

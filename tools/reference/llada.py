@@ -247,6 +247,82 @@ class LLaDAModelLM(nn.Module):
         return tr.ff_out(tr.ln_f(x))
 
 
+@torch.no_grad()
+def forward_cached(model, input_ids, first, count, cache):
+    """Logits [B, count, V] of rows [first, first + count) only (Fast-dLLM's KV caches).  Every
+    layer computes q/k/v for these rows, writes their post-RoPE k and v into cache[layer]
+    ([B, n_kv, T, hd] each; filled by a full pass, first 0 and count T) and attends to the whole
+    cached sequence, so rows outside the range contribute the keys and values they had when
+    they were last computed.  No attention mask; positions 0..T-1."""
+    tr = model.model.transformer
+    B, T = input_ids.shape
+    if first == 0 and count == T:
+        cache.clear()
+    assert len(cache) in (0, len(tr.blocks)) and (cache or (first == 0 and count == T))
+    rows = slice(first, first + count)
+    x = tr.wte(input_ids[:, rows])
+    blk0 = tr.blocks[0]
+    cos, sin = rope_tables(torch.arange(first, first + count), blk0.head_dim, blk0.theta, x.dtype)
+    for li, blk in enumerate(tr.blocks):
+        h = blk.attn_norm(x)
+        q = blk.q_proj(h).view(B, count, blk.n_heads, blk.head_dim).transpose(1, 2)
+        k = blk.k_proj(h).view(B, count, blk.n_kv, blk.head_dim).transpose(1, 2)
+        v = blk.v_proj(h).view(B, count, blk.n_kv, blk.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if len(cache) <= li:
+            cache.append((k.clone(), v.clone()))
+        else:
+            cache[li][0][:, :, rows] = k
+            cache[li][1][:, :, rows] = v
+        K, Vv = cache[li]
+        if blk.n_kv != blk.n_heads:
+            rep = blk.n_heads // blk.n_kv
+            K, Vv = K.repeat_interleave(rep, dim=1), Vv.repeat_interleave(rep, dim=1)
+        p = torch.softmax(torch.matmul(q, K.transpose(-1, -2)) / math.sqrt(blk.head_dim), dim=-1)
+        o = torch.matmul(p, Vv).transpose(1, 2).reshape(B, count, -1)
+        x = x + blk.attn_out(o)
+        m = blk.ff_norm(x)
+        x = x + blk.ff_out(F.silu(blk.ff_proj(m)) * blk.up_proj(m))
+    return tr.ff_out(tr.ln_f(x))
+
+
+@torch.no_grad()
+def generate_with_cache(model, prompt, steps, gen_length, block_length, mode, mask_id):
+    """Fast-dLLM's generate_with_prefix_cache (mode "prefix") and generate_with_dual_cache
+    (mode "dual") at temperature 0 with low-confidence remasking and LLaDA's per-step counts:
+    each block starts with a full forward that refills every layer's cache and commits its
+    first step from those logits; the block's later steps recompute only rows [block start, end
+    of sequence) (prefix) or the block's rows (dual), attending to the cached keys and values of
+    the other rows, which are not refreshed until the next block."""
+    P = prompt.shape[1]
+    x = torch.full((prompt.shape[0], P + gen_length), mask_id, dtype=torch.long)
+    x[:, :P] = prompt
+    T = x.shape[1]
+    assert gen_length % block_length == 0 and mode in ("prefix", "dual")
+    nblocks = gen_length // block_length
+    assert steps % nblocks == 0
+    spb = steps // nblocks
+    cache = []
+    for nb in range(nblocks):
+        lo, hi = P + nb * block_length, P + (nb + 1) * block_length
+        ntt = num_transfer_tokens(x[:, lo:hi] == mask_id, spb)
+        for i in range(spb):
+            first, count = (0, T) if i == 0 else (lo, (T if mode == "prefix" else hi) - lo)
+            logits = forward_cached(model, x, first, count, cache)
+            rows = slice(first, first + count)
+            x0 = torch.argmax(logits, dim=-1)
+            conf = torch.gather(F.softmax(logits, dim=-1), -1, x0[..., None]).squeeze(-1)
+            mask_index = x[:, rows] == mask_id
+            pos = torch.arange(first, first + count)
+            mask_index &= ((pos >= lo) & (pos < hi))[None, :]
+            x0 = torch.where(mask_index, x0, x[:, rows])
+            conf = torch.where(mask_index, conf, torch.full_like(conf, float("-inf")))
+            for j in range(x.shape[0]):
+                _, sel = torch.topk(conf[j], k=int(ntt[j, i]))
+                x[j, first + sel] = x0[j, sel]
+    return x
+
+
 def num_transfer_tokens(mask_index, steps):
     """generate.py get_num_transfer_tokens: m // steps per step, +1 for the first m % steps."""
     n = mask_index.sum(dim=1, keepdim=True)

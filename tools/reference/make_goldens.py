@@ -4,7 +4,8 @@
 # tests, all from the PyTorch references in this directory and a fixed seed.
 #
 # Writes (each model dir: config.json, model.safetensors, golden.safetensors):
-#   tests/data/models/llada_tiny_f32/      LLaDA, F32 weights (+ generate_golden.safetensors)
+#   tests/data/models/llada_tiny_f32/      LLaDA, F32 weights (+ generate_golden.safetensors and
+#                                          generate_cache_golden.safetensors: Fast-dLLM caches)
 #   tests/data/models/llada_tiny_bf16/     same weights rounded to BF16 (golden computed from the
 #                                          BF16 values)
 #   tests/data/models/llada_tiny_sharded/  same weights as llada_tiny_f32, 2 shards + index
@@ -150,6 +151,39 @@ def generate_golden(cfg, d, gen):
     return prompt, out
 
 
+def generate_cache_golden(cfg, d):
+    """Fast-dLLM prefix- and dual-cache decodes of the tiny LLaDA (3 blocks of 8, 12 steps).
+    Own generator, so the other goldens do not depend on it."""
+    gen = torch.Generator().manual_seed(SEED + 7)
+    models = {dt: llada.load_pretrained(d, dt) for dt in (torch.float32, torch.float64)}
+    mid = cfg["mask_token_id"]
+    kw = dict(steps=12, gen_length=24, block_length=8, mask_id=mid)
+    # A prompt where the caches change the output (so the test sees the approximation) and
+    # no generated token is the mask id.
+    for attempt in range(500):
+        prompt = torch.randint(0, 94, (1, 5), generator=gen)
+        plain = llada.generate(models[torch.float64], prompt, **kw)
+        outs = {(mode, dt): llada.generate_with_cache(m, prompt, mode=mode, **kw)
+                for mode in ("prefix", "dual") for dt, m in models.items()}
+        ok = all((o[0, 5:] != mid).all() for o in outs.values())
+        if ok and all(not torch.equal(outs[(mode, torch.float64)], plain) for mode in ("prefix", "dual")) \
+                and not torch.equal(outs[("prefix", torch.float64)], outs[("dual", torch.float64)]):
+            break
+    else:
+        raise SystemExit("no prompt found for the cache golden")
+    for mode in ("prefix", "dual"):
+        assert torch.equal(outs[(mode, torch.float32)], outs[(mode, torch.float64)]), f"{mode}: f32/f64 differ"
+    save_golden(os.path.join(d, "generate_cache_golden.safetensors"),
+                {"prompt_ids": prompt, "output_prefix_ids": outs[("prefix", torch.float64)],
+                 "output_dual_ids": outs[("dual", torch.float64)], "output_nocache_ids": plain},
+                dict(kw, temperature=0.0, remasking="low_confidence", prompt_length=5,
+                     source="NVlabs Fast-dLLM generate_with_prefix_cache / generate_with_dual_cache "
+                            "transcription (llada.generate_with_cache)",
+                     note="each block: a full forward refills the caches and gives the first step; "
+                          "later steps recompute rows [block start, end) (prefix) or the block (dual); "
+                          "float32 and float64 give the same output; output_nocache_ids is generate()"))
+
+
 # ----------------------------------------------------------------------------------- Dream
 def dream_goldens(gen):
     cfg = dream.make_config(hidden_size=64, intermediate_size=128, num_attention_heads=4,
@@ -286,6 +320,7 @@ def main():
     mdlm_goldens(gen)
     sedd_goldens(gen)
     block_goldens(gen)
+    generate_cache_golden(cfg, dirs["llada_tiny_f32"])
     for name in sorted(os.listdir(MODELS)):
         d = os.path.join(MODELS, name)
         if not os.path.isdir(d):

@@ -52,6 +52,27 @@ constexpr bool time_conditioned() {
     else
         return M::noise != noise_kind::absorbing;
 }
+// Whether the model can recompute a row range against a KV cache (model::kv_cache).
+template <class M>
+constexpr bool has_kv_cache() {
+    if constexpr (requires { typename M::cache_type; })
+        return requires(M& m, std::span<const token_id> ids, typename M::cache_type& c, float* out) {
+            m.forward_cached(ids, std::size_t{}, std::size_t{}, c, out);
+        };
+    else
+        return false;
+}
+template <class M>
+struct cache_type_of {
+    using type = int;  // unused placeholder for models without a KV cache
+};
+template <class M>
+    requires requires { typename M::cache_type; }
+struct cache_type_of<M> {
+    using type = typename M::cache_type;
+};
+template <class M>
+using cache_of = typename cache_type_of<M>::type;
 template <class S>
 constexpr bool has_reshape() {
     return requires(const S& s, std::span<double> p, const sampler::reshape_info& r) { s.reshape(p, r); };
@@ -151,6 +172,14 @@ private:
         for (token_id v : x)
             detail::require(v >= 0 && static_cast<std::size_t>(v) < V, who, "token", v, "an id below vocab_size");
         if (x.shape(0) == 0) detail::fail<shape_error>(who, ": empty batch, expected at least one row");
+        if (o.cache != kv_cache_mode::none) {
+            if (!detail::has_kv_cache<Model>())
+                detail::fail(who, ": cache = ", o.cache == kv_cache_mode::prefix ? "prefix" : "dual",
+                             " needs a model with a KV cache (forward_cached: LLaDA, Dream), expected cache = none");
+            if (o.cfg_scale > 0.0)
+                detail::fail(who, ": cache = ", o.cache == kv_cache_mode::prefix ? "prefix" : "dual",
+                             " with cfg_scale = ", o.cfg_scale, ", expected cfg_scale = 0 (CFG is not cached)");
+        }
     }
 
     template <class Observer>
@@ -188,6 +217,7 @@ private:
         xt::xtensor<logit_type, 3> logits, logits_u;
         token_batch x_u, last_input;
         bool have_cache = false;
+        std::vector<detail::cache_of<Model>> kv_caches;  // one per row with a KV cache mode
         std::vector<double> alpha(B), row_time(B, 1.0);
         std::vector<std::vector<sampler::candidate>> cands(B);
         std::vector<std::vector<std::size_t>> decoded(B);
@@ -222,9 +252,28 @@ private:
                 for (std::size_t b = 0; b < B; ++b) alpha[b] = schedule_.alpha(adaptive ? row_time[b] : t);
 
                 // MDLM's cache: a time-free model whose input did not change gives the same output.
-                const bool reuse = !detail::time_conditioned<Model>() && have_cache && last_input == x;
+                const bool reuse = !detail::time_conditioned<Model>() && o.cache == kv_cache_mode::none &&
+                                   have_cache && last_input == x;
                 if (!reuse) {
-                    model_->denoise(x, alpha, logits);
+                    if (o.cache != kv_cache_mode::none) {
+                        if constexpr (detail::has_kv_cache<Model>()) {
+                            // Fast-dLLM: a full call at the block start, then only the rows that
+                            // change (see kv_cache_mode); logits of the other rows are not read.
+                            if (logits.shape(0) != B || logits.shape(1) != L || logits.shape(2) != V)
+                                logits = xt::xtensor<logit_type, 3>::from_shape({B, L, V});
+                            kv_caches.resize(B);
+                            const std::size_t lo = detail::shifts_logits<Model>() ? std::max<std::size_t>(bb, 1) - 1 : bb;
+                            const std::size_t hi = o.cache == kv_cache_mode::prefix ? L : be;
+                            for (std::size_t b = 0; b < B; ++b) {
+                                const bool full = j == 0 || kv_caches[b].tokens != L;
+                                const std::size_t first = full ? 0 : lo, count = full ? L : hi - lo;
+                                model_->forward_cached(std::span<const token_id>(x.data() + b * L, L), first, count,
+                                                       kv_caches[b], logits.data() + (b * L + first) * V);
+                            }
+                        }
+                    } else {
+                        model_->denoise(x, alpha, logits);
+                    }
                     ++res.nfe;
                     if (o.cfg_scale > 0.0) {
                         x_u = x;

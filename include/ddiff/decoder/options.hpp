@@ -9,6 +9,13 @@
 
 namespace ddiff {
 
+// Fast-dLLM's approximate KV caches (models with forward_cached: LLaDA, Dream). Each block
+// starts with a full model call that refills every layer's cache; the block's later calls
+// recompute only rows [block start, end of canvas) (prefix) or the block's rows (dual; for a
+// model that shifts its logits, from one row before the block) and attend to the cached keys
+// and values of the others, which are not refreshed until the next block.
+enum class kv_cache_mode : std::uint8_t { none, prefix, dual };
+
 struct generate_options {
     std::size_t gen_length = 128;   // masked positions appended after the prompt (generate)
     std::uint32_t steps = 128;      // total planned steps (a multiple of the number of blocks)
@@ -24,6 +31,7 @@ struct generate_options {
     bool eos_confidence_last = false;  // LLaDA confidence_eos_eot_inf: EOS/EoT proposals scored -inf
     std::vector<token_id> eos_ids;  // the EOS (and EoT) ids the two options act on
     std::size_t max_steps_per_block = 0;  // adaptive samplers: cap (0 = block length)
+    kv_cache_mode cache = kv_cache_mode::none;  // Fast-dLLM prefix / dual KV cache (approximate)
 };
 
 // One decoder step, as observers see it.

@@ -92,6 +92,7 @@ class dream {
 public:
     using denoiser_concept = denoiser_tag;
     using logit_type = float;
+    using cache_type = kv_cache;  // forward_cached's per-sequence KV cache (decoder: generate_options::cache)
     static constexpr noise_kind noise = noise_kind::absorbing;
     static constexpr bool time_conditioned = false;
     // The prediction for position i is row i - 1 of the network output (generation_utils.py:

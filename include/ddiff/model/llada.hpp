@@ -85,6 +85,7 @@ class llada {
 public:
     using denoiser_concept = denoiser_tag;
     using logit_type = float;
+    using cache_type = kv_cache;  // forward_cached's per-sequence KV cache (decoder: generate_options::cache)
     static constexpr noise_kind noise = noise_kind::absorbing;
     static constexpr bool time_conditioned = false;
 
