@@ -228,6 +228,29 @@ struct cli_checkpoint {
             }
         }, m);
     }
+    // --cache: LLaDA and Dream only; Dream's rows come back shifted as denoise() shifts them.
+    using cache_type = model::kv_cache;
+    void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, cache_type& cache,
+                        float* out) {
+        std::visit([&](auto& model) {
+            using M = std::decay_t<decltype(model)>;
+            if constexpr (requires { model.forward_cached(ids, first, count, cache, out); }) {
+                if constexpr (ddiff::detail::shifts_logits<M>()) {
+                    // Unshifted rows [f0, first + count), then row t <- row t - 1 (row 0 keeps its own).
+                    const std::size_t V = model.vocab_size(), f0 = first > 0 ? first - 1 : 0;
+                    shift_buffer.resize((first + count - f0) * V);
+                    model.forward_cached(ids, f0, first + count - f0, cache, shift_buffer.data());
+                    for (std::size_t t = first; t < first + count; ++t)
+                        std::copy_n(shift_buffer.data() + ((t > 0 ? t - 1 : 0) - f0) * V, V, out + (t - first) * V);
+                } else {
+                    model.forward_cached(ids, first, count, cache, out);
+                }
+            } else {
+                throw ddiff::invalid_argument("ddiff: --cache needs a LLaDA or Dream model, this one is " + type);
+            }
+        }, m);
+    }
+    std::vector<float> shift_buffer;
 };
 
 // How text maps to ids and back for the model at hand (the CLI edge: run-time functions).
@@ -260,6 +283,8 @@ int generate(int argc, char** argv) {
           "first_hitting, maskgit, dinfer_threshold, dinfer_hierarchical, remdm_cap, remdm_rescale, remdm_conf, "
           "remdm_loop, sedd_euler, sedd_analytic; uniform: duo, duo_greedy, sedd_euler, sedd_analytic"},
          {"block-length", "N", "0", "semi-autoregressive block length (0 = one block)"},
+         {"cache", "MODE", "none",
+          "Fast-dLLM KV cache for LLaDA / Dream models: none, prefix or dual (approximate; docs/decoder.md)"},
          {"temperature", "T", "1", "sampling temperature (0 = greedy)"},
          {"top-k", "K", "0", "keep the K most likely tokens (0 = off)"},
          {"top-p", "P", "1", "nucleus filter (1 = off)"},
@@ -318,6 +343,8 @@ int generate(int argc, char** argv) {
     go.threads = unsigned(threads);
     go.suppress_eos = opt.flag("suppress-eos");
     go.eos_confidence_last = opt.flag("eos-last");
+    const std::string cache = opt.choice("cache", {"none", "prefix", "dual"});
+    go.cache = cache == "prefix" ? kv_cache_mode::prefix : cache == "dual" ? kv_cache_mode::dual : kv_cache_mode::none;
 
     // Runs the decode for any model; codec maps text.
     std::size_t nfe = 0, decode_steps = 0;
