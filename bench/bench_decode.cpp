@@ -295,8 +295,57 @@ void BM_decode_torch(benchmark::State& state) {
                    ", OpenBLAS " + r["openblas_core"].get<std::string>());
 }
 
+// Fast-dLLM's KV caches (generate_options::cache) on the same checkpoint and prompt, in blocks
+// of 32 (the caches only pay with several blocks): cache 0 none, 1 prefix, 2 dual. The same
+// number of model calls; agree_with_none is the fraction of generated tokens equal to the
+// uncached decode (the caches are an approximation), decoded once untimed for comparison.
+std::size_t cache_block_length = 32;
+std::vector<token_id> decode_with(kv_cache_mode mode, double* wall, double* nfe) {
+    loaded& L = ddiff_model();
+    decoder<model::llada<>, schedule::log_linear, remask::low_confidence, sampler::top_k> dec(*L.model);
+    generate_options o;
+    o.gen_length = gen_length;
+    o.steps = steps;
+    o.block_length = cache_block_length;
+    o.temperature = 0.0;
+    o.threads = threads;
+    o.cache = mode;
+    sequence prompt = xt::zeros<token_id>({prompt_length});
+    for (std::size_t i = 0; i < prompt_length; ++i) prompt(i) = L.prompt[i];
+    const auto t0 = clk::now();
+    auto res = dec.generate(prompt, o);
+    if (wall) *wall += std::chrono::duration<double>(clk::now() - t0).count();
+    if (nfe) *nfe += double(res.nfe);
+    return {res.tokens.begin() + std::ptrdiff_t(prompt_length), res.tokens.end()};
+}
+void BM_decode_cache(benchmark::State& state) {
+    if (!std::filesystem::exists(std::filesystem::path(opt.checkpoint) / "config.json")) {
+        state.SkipWithError("no checkpoint: run /usr/bin/python3 tools/bench/make_bench_checkpoint.py first");
+        return;
+    }
+    const auto mode = static_cast<kv_cache_mode>(state.range(0));
+    static std::vector<token_id> uncached;
+    if (uncached.empty()) uncached = decode_with(kv_cache_mode::none, nullptr, nullptr);
+    double wall = 0, nfe = 0;
+    std::vector<token_id> tokens;
+    for (auto _ : state) {
+        tokens = decode_with(mode, &wall, &nfe);
+        benchmark::DoNotOptimize(tokens.data());
+    }
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < tokens.size(); ++i) same += tokens[i] == uncached[i];
+    const double iters = double(state.iterations());
+    state.counters["ms_per_call"] = 1000.0 * wall / nfe;
+    state.counters["tokens_per_s"] = double(gen_length) * iters / wall;
+    state.counters["nfe"] = nfe / iters;
+    state.counters["agree_with_none"] = double(same) / double(tokens.size());
+    state.counters["block_length"] = double(cache_block_length);
+    state.SetLabel(mode == kv_cache_mode::none ? "none" : mode == kv_cache_mode::prefix ? "prefix" : "dual");
+}
+
 // Each repetition is one decode (~10 s); --benchmark_repetitions sets how many.
 BENCHMARK(BM_decode_ddiff)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_decode_cache)->ArgName("cache")->Arg(0)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 // omp_passive:0 as PyTorch starts; omp_passive:1 with OMP_WAIT_POLICY=PASSIVE (faster here).
 BENCHMARK(BM_decode_torch)->ArgName("omp_passive")->Arg(0)->Arg(1)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 

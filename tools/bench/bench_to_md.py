@@ -10,7 +10,9 @@ Usage:
                                                                    # <!-- bench:end -->
   bench_to_md.py --update docs/performance.md decode.json          # bench_decode's table goes
                                                                    # between <!-- bench-decode:begin -->
-                                                                   # and <!-- bench-decode:end -->
+                                                                   # and <!-- bench-decode:end -->,
+                                                                   # BM_decode_cache's between
+                                                                   # <!-- bench-cache:begin/end -->
 Peaks for the "% of platform.md peak" columns: --peak1 / --peak2 GFLOP/s (default 267 / 525, the
 AVX-512 FP32 FMA peak on 1 / 2 cores that ../shared/reference/platform.md measured on a Zen 5
 host); the "% of measured peak" columns use BM_fma_peak from the same run.
@@ -139,6 +141,28 @@ def decode_table(runs, ctx):
                      for k, t in torches) if torches else decode_table_one(d, None, False, ctx, d["reps"])
 
 
+def cache_table(runs, ctx):
+    """bench_decode's BM_decode_cache: Fast-dLLM's KV caches against the uncached decode."""
+    rows = {r["label"]: r for r in runs if r["family"] == "BM_decode_cache"}
+    if not rows:
+        return ""
+    base = rows.get("none")
+    c0 = next(iter(rows.values()))["counters"]
+    out = [f"Measured {ctx.get('date', '?')}, {max(r['reps'] for r in rows.values())} repetitions (median), host load "
+           f"{ctx.get('load_avg', '?')}; {ctx.get('decode', '?').replace('one block', 'blocks of ' + str(int(c0.get('block_length', 0))))}.\n",
+           "| KV cache | ms per model call | tokens / s | speed-up | model calls | generated tokens equal to the uncached decode |",
+           "|---|---|---|---|---|---|"]
+    for name in ("none", "prefix", "dual"):
+        r = rows.get(name)
+        if not r:
+            continue
+        c = r["counters"]
+        sp = f"{base['counters']['ms_per_call'] / c['ms_per_call']:.2f}x" if base else "-"
+        out.append(f"| {name} | {c['ms_per_call']:.1f} | {c['tokens_per_s']:.1f} | {sp} | {c['nfe']:.0f} | "
+                   f"{100 * c['agree_with_none']:.0f}% |")
+    return "\n".join(out) + "\n"
+
+
 def decode_table_one(d, t, passive, ctx, reps):
 
     def c(r, k):
@@ -204,14 +228,19 @@ def main():
     tables = [x for x in (gemm_table(runs, peak), attention_table(runs), layer_table(runs, peak)) if x]
     body = "\n".join([head] + tables)
     decode = decode_table(runs, ctx)
+    cache = cache_table(runs, ctx)
     if not a.update:
-        sys.stdout.write(body if tables or not decode else "")
+        if cache:
+            sys.stdout.write(cache + "\n")
+        sys.stdout.write(body if tables or not (decode or cache) else "")
         sys.stdout.write(("\n" if tables else "") + decode if decode else "")
         return
     with open(a.update) as f:
         doc = f.read()
-    if tables or not decode:
+    if tables or not (decode or cache):
         doc = replace_between(doc, "<!-- bench:begin -->", "<!-- bench:end -->", body, a.update)
+    if cache:  # BM_decode_cache: the KV cache section
+        doc = replace_between(doc, "<!-- bench-cache:begin -->", "<!-- bench-cache:end -->", cache, a.update)
     if decode:  # bench_decode's JSON: its own section
         doc = replace_between(doc, "<!-- bench-decode:begin -->", "<!-- bench-decode:end -->", decode, a.update)
     with open(a.update, "w") as f:
