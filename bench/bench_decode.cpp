@@ -340,7 +340,7 @@ void BM_decode_cache(benchmark::State& state) {
     state.counters["nfe"] = nfe / iters;
     state.counters["agree_with_none"] = double(same) / double(tokens.size());
     state.counters["block_length"] = double(cache_block_length);
-    state.SetLabel(mode == kv_cache_mode::none ? "none" : mode == kv_cache_mode::prefix ? "prefix" : "dual");
+    state.SetLabel(name(mode));
 }
 
 // Each repetition is one decode (~10 s); --benchmark_repetitions sets how many.

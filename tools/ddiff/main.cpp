@@ -204,9 +204,9 @@ struct cli_checkpoint {
     static cli_checkpoint load(const std::filesystem::path& dir, const model::load_options& lo) {
         const auto cfg = io::json_config::load(dir / "config.json");
         const std::string type = cfg.get<std::string>("model_type", cfg.has_value("model") ? "sedd" : "");
-        if (type == "llada") return {model::llada<>::load(dir, lo), type};
-        if (type == "Dream") return {model::dream<>::load(dir, lo), type};
-        if (type == "mdlm" || type == "sedd") return {model::dit<>::load(dir, lo), type};
+        if (type == "llada") return {model::llada<>::load(dir, lo), type, {}};
+        if (type == "Dream") return {model::dream<>::load(dir, lo), type, {}};
+        if (type == "mdlm" || type == "sedd") return {model::dit<>::load(dir, lo), type, {}};
         throw cli::usage_error("ddiff: " + (dir / "config.json").string() + ": model_type '" + type +
                                "', expected one of: llada, Dream, mdlm (or a SEDD config with a \"model\" section)");
     }
@@ -344,7 +344,8 @@ int generate(int argc, char** argv) {
     go.suppress_eos = opt.flag("suppress-eos");
     go.eos_confidence_last = opt.flag("eos-last");
     const std::string cache = opt.choice("cache", {"none", "prefix", "dual"});
-    go.cache = cache == "prefix" ? kv_cache_mode::prefix : cache == "dual" ? kv_cache_mode::dual : kv_cache_mode::none;
+    for (auto m : {kv_cache_mode::none, kv_cache_mode::prefix, kv_cache_mode::dual})
+        if (cache == name(m)) go.cache = m;
 
     // Runs the decode for any model; codec maps text.
     std::size_t nfe = 0, decode_steps = 0;

@@ -174,10 +174,10 @@ private:
         if (x.shape(0) == 0) detail::fail<shape_error>(who, ": empty batch, expected at least one row");
         if (o.cache != kv_cache_mode::none) {
             if (!detail::has_kv_cache<Model>())
-                detail::fail(who, ": cache = ", o.cache == kv_cache_mode::prefix ? "prefix" : "dual",
+                detail::fail(who, ": cache = ", name(o.cache),
                              " needs a model with a KV cache (forward_cached: LLaDA, Dream), expected cache = none");
             if (o.cfg_scale > 0.0)
-                detail::fail(who, ": cache = ", o.cache == kv_cache_mode::prefix ? "prefix" : "dual",
+                detail::fail(who, ": cache = ", name(o.cache),
                              " with cfg_scale = ", o.cfg_scale, ", expected cfg_scale = 0 (CFG is not cached)");
         }
     }

@@ -16,6 +16,10 @@ namespace ddiff {
 // and values of the others, which are not refreshed until the next block.
 enum class kv_cache_mode : std::uint8_t { none, prefix, dual };
 
+inline const char* name(kv_cache_mode m) noexcept {
+    return m == kv_cache_mode::prefix ? "prefix" : m == kv_cache_mode::dual ? "dual" : "none";
+}
+
 struct generate_options {
     std::size_t gen_length = 128;   // masked positions appended after the prompt (generate)
     std::uint32_t steps = 128;      // total planned steps (a multiple of the number of blocks)
