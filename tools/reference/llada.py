@@ -286,6 +286,17 @@ def forward_cached(model, input_ids, first, count, cache):
     return tr.ff_out(tr.ln_f(x))
 
 
+def _canvas(prompt, steps, gen_length, block_length, mask_id):
+    """generate.py's set-up: prompt + gen_length masks, blocks and steps per block."""
+    P = prompt.shape[1]
+    x = torch.full((prompt.shape[0], P + gen_length), mask_id, dtype=torch.long)
+    x[:, :P] = prompt
+    assert gen_length % block_length == 0
+    nblocks = gen_length // block_length
+    assert steps % nblocks == 0
+    return x, P, nblocks, steps // nblocks
+
+
 @torch.no_grad()
 def generate_with_cache(model, prompt, steps, gen_length, block_length, mode, mask_id):
     """Fast-dLLM's generate_with_prefix_cache (mode "prefix") and generate_with_dual_cache
@@ -294,14 +305,9 @@ def generate_with_cache(model, prompt, steps, gen_length, block_length, mode, ma
     first step from those logits; the block's later steps recompute only rows [block start, end
     of sequence) (prefix) or the block's rows (dual), attending to the cached keys and values of
     the other rows, which are not refreshed until the next block."""
-    P = prompt.shape[1]
-    x = torch.full((prompt.shape[0], P + gen_length), mask_id, dtype=torch.long)
-    x[:, :P] = prompt
+    assert mode in ("prefix", "dual")
+    x, P, nblocks, spb = _canvas(prompt, steps, gen_length, block_length, mask_id)
     T = x.shape[1]
-    assert gen_length % block_length == 0 and mode in ("prefix", "dual")
-    nblocks = gen_length // block_length
-    assert steps % nblocks == 0
-    spb = steps // nblocks
     cache = []
     for nb in range(nblocks):
         lo, hi = P + nb * block_length, P + (nb + 1) * block_length
@@ -341,13 +347,7 @@ def generate(model, prompt, steps=128, gen_length=128, block_length=128, tempera
     confidence softmax(logits)[argmax] (low_confidence) or uniform noise (random).  With
     temperature > 0 the argmax is taken over Gumbel-perturbed float64 logits
     exp(logits) / (-log u)^temperature, u ~ U(0,1) (generate.py add_gumbel_noise)."""
-    P = prompt.shape[1]
-    x = torch.full((prompt.shape[0], P + gen_length), mask_id, dtype=torch.long)
-    x[:, :P] = prompt
-    assert gen_length % block_length == 0
-    nblocks = gen_length // block_length
-    assert steps % nblocks == 0
-    spb = steps // nblocks
+    x, P, nblocks, spb = _canvas(prompt, steps, gen_length, block_length, mask_id)
     traj = []
     for nb in range(nblocks):
         lo, hi = P + nb * block_length, P + (nb + 1) * block_length
