@@ -132,23 +132,38 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-void BM_decode_ddiff(benchmark::State& state) {
-    if (!std::filesystem::exists(std::filesystem::path(opt.checkpoint) / "config.json")) {
-        state.SkipWithError(("no checkpoint in " + opt.checkpoint +
-                             ": run /usr/bin/python3 tools/bench/make_bench_checkpoint.py first").c_str());
-        return;
-    }
-    loaded& L = ddiff_model();
-    auto& m = *L.model;
-    decoder<timed_llada, schedule::log_linear, remask::low_confidence, sampler::top_k> dec(m);
+// False (and the benchmark skipped) when the checkpoint has not been generated.
+bool have_checkpoint(benchmark::State& state) {
+    if (std::filesystem::exists(std::filesystem::path(opt.checkpoint) / "config.json")) return true;
+    state.SkipWithError(("no checkpoint in " + opt.checkpoint +
+                         ": run /usr/bin/python3 tools/bench/make_bench_checkpoint.py first").c_str());
+    return false;
+}
+
+// The decode both benchmarks run: temperature 0, gen_length / steps, 2 threads.
+generate_options decode_options(std::size_t block_length) {
     generate_options o;
     o.gen_length = gen_length;
     o.steps = steps;
-    o.block_length = 0;  // one block
+    o.block_length = block_length;
     o.temperature = 0.0;
     o.threads = threads;
+    return o;
+}
+
+sequence bench_prompt(const loaded& L) {
     sequence prompt = xt::zeros<token_id>({prompt_length});
     for (std::size_t i = 0; i < prompt_length; ++i) prompt(i) = L.prompt[i];
+    return prompt;
+}
+
+void BM_decode_ddiff(benchmark::State& state) {
+    if (!have_checkpoint(state)) return;
+    loaded& L = ddiff_model();
+    auto& m = *L.model;
+    decoder<timed_llada, schedule::log_linear, remask::low_confidence, sampler::top_k> dec(m);
+    const generate_options o = decode_options(0);  // one block
+    const sequence prompt = bench_prompt(L);
     {  // untimed warm-up call on the full canvas (torch_decode.py does the same)
         token_batch x = xt::zeros<token_id>({std::size_t{1}, prompt_length + gen_length});
         for (std::size_t i = 0; i < x.shape(1); ++i) x(0, i) = i < prompt_length ? prompt(i) : m.mask_id();
@@ -303,26 +318,16 @@ std::size_t cache_block_length = 32;
 std::vector<token_id> decode_with(kv_cache_mode mode, double* wall, double* nfe) {
     loaded& L = ddiff_model();
     decoder<model::llada<>, schedule::log_linear, remask::low_confidence, sampler::top_k> dec(*L.model);
-    generate_options o;
-    o.gen_length = gen_length;
-    o.steps = steps;
-    o.block_length = cache_block_length;
-    o.temperature = 0.0;
-    o.threads = threads;
+    generate_options o = decode_options(cache_block_length);
     o.cache = mode;
-    sequence prompt = xt::zeros<token_id>({prompt_length});
-    for (std::size_t i = 0; i < prompt_length; ++i) prompt(i) = L.prompt[i];
     const auto t0 = clk::now();
-    auto res = dec.generate(prompt, o);
+    auto res = dec.generate(bench_prompt(L), o);
     if (wall) *wall += std::chrono::duration<double>(clk::now() - t0).count();
     if (nfe) *nfe += double(res.nfe);
     return {res.tokens.begin() + std::ptrdiff_t(prompt_length), res.tokens.end()};
 }
 void BM_decode_cache(benchmark::State& state) {
-    if (!std::filesystem::exists(std::filesystem::path(opt.checkpoint) / "config.json")) {
-        state.SkipWithError("no checkpoint: run /usr/bin/python3 tools/bench/make_bench_checkpoint.py first");
-        return;
-    }
+    if (!have_checkpoint(state)) return;
     const auto mode = static_cast<kv_cache_mode>(state.range(0));
     static std::vector<token_id> uncached;
     if (uncached.empty()) uncached = decode_with(kv_cache_mode::none, nullptr, nullptr);

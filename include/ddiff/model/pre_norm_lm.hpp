@@ -22,7 +22,6 @@ namespace ddiff::model {
 struct kv_cache {
     std::size_t tokens = 0;    // positions held; 0 = empty
     std::vector<float> k, v;   // per layer (tokens, n_kv_heads * head_dim), layers one after another
-    void clear() noexcept { tokens = 0; }
 };
 
 template <class Arch = simd::default_arch>
@@ -66,9 +65,10 @@ public:
             ddiff::detail::fail<invalid_argument>(
                 "forward_cached: the cache holds ", cache.tokens, " positions and the sequence has ", T,
                 ", expected a full pass (first 0, count ", T, ") to fill it first");
-        std::size_t width = 0;
-        for (const auto& b : blocks) width += b.attn().dims().n_kv_heads * b.attn().dims().head_dim;
+        auto kv_width = [](const auto& b) { return b.attn().dims().n_kv_heads * b.attn().dims().head_dim; };
         if (full) {
+            std::size_t width = 0;
+            for (const auto& b : blocks) width += kv_width(b);
             cache.k.resize(width * T);
             cache.v.resize(width * T);
             cache.tokens = T;
@@ -81,7 +81,7 @@ public:
         for (const auto& blk : blocks) {
             const nn::kv_cache_view view{cache.k.data() + offset, cache.v.data() + offset, T};
             blk.forward_cached(x_.data(), count, first, pos, mask, view, ws_, *pool_);
-            offset += T * blk.attn().dims().n_kv_heads * blk.attn().dims().head_dim;
+            offset += T * kv_width(blk);
         }
         head.forward(x_.data(), count, out, head.vocab(), ws_, *pool_);
     }

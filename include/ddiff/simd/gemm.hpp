@@ -1,7 +1,8 @@
 // GEMM C = A W^T (+ C) with W in PyTorch's [out, in] layout, packed once into the micro-kernel's
 // panel layout; register-blocked micro-kernels per xsimd architecture, cache blocking, and
-// (row block x panel group) work units shared by a thread_pool's threads through a counter. f32 weights, and bf16 weights either through
-// vdpbf16ps (A rounded to bf16 on the fly) or widened to f32 panels at packing time.
+// (row block x panel group) work units shared by a thread_pool's threads through a counter.
+// f32 weights, and bf16 weights either through vdpbf16ps (A rounded to bf16 on the fly) or
+// widened to f32 panels at packing time.
 //
 // Layout (see docs/performance.md for the measurements behind the choices):
 //   panel p holds output features [p*NR, p*NR + NR) (zero-padded past n) for every k:
@@ -533,7 +534,8 @@ void gemm_panels(const float* a, std::size_t lda, std::size_t m, const panel_vie
                                           "architecture; pack with from_bf16_widened instead");
 }
 
-// C[m, n] = A[m, k] W^T (+ C when accumulate) on the pool's threads. A: m rows at stride lda (>= k); C: m rows at stride ldc (>= n).
+// C[m, n] = A[m, k] W^T (+ C when accumulate) on the pool's threads. A: m rows at stride lda
+// (>= k); C: m rows at stride ldc (>= n).
 template <class Arch = default_arch>
 void gemm(const float* a, std::size_t lda, std::size_t m, const panel_view& w, float* c,
           std::size_t ldc, bool accumulate, thread_pool& pool) {
@@ -555,9 +557,9 @@ void gemm(const float* a, std::size_t lda, std::size_t m, const panel_view& w, f
     // where the shape allows, taken from a shared counter: a thread that the host slows down or
     // preempts takes fewer units instead of holding the others back at a barrier (the previous
     // design, a static column split around one shared packed A block with two barriers per
-    // block, was slower on this VM: docs/performance.md). Each unit packs its own A block (one copy per
-    // >= 256 multiply-adds). A unit's output is computed by the same instructions whichever thread
-    // takes it, so the result does not depend on the thread count or the schedule.
+    // block, was slower on this VM: docs/performance.md). Each unit packs its own A block (one
+    // copy per >= 256 multiply-adds). A unit's output is computed by the same instructions
+    // whichever thread takes it, so the result does not depend on the thread count or schedule.
     using cfg = gemm_config<Arch>;
     const std::size_t row_blocks = (m + cfg::mc - 1) / cfg::mc;
     const std::size_t rows = ((m + row_blocks - 1) / row_blocks + cfg::mr - 1) / cfg::mr * cfg::mr;
