@@ -93,10 +93,10 @@ int main(int argc, char** argv) {
     row("top_k (LLaDA)", "low_confidence", decoder<M, S, remask::low_confidence, sampler::top_k>(model));
     row("top_k (LLaDA)", "margin", decoder<M, S, remask::margin, sampler::top_k>(model));
     row("dream_count", "entropy", decoder<M, S, remask::entropy, sampler::dream_count>(model));
-    row("schedule_count", "random", decoder<M, S, remask::random, sampler::schedule_count>(model));
+    row("schedule_count", "random", decoder<M, S, remask::random, sampler::schedule_count<false>>(model));
     row("ancestral (MDLM)", "-", decoder<M, S, remask::random, sampler::ancestral>(model));
     row("sedd_euler", "-", decoder<M, S, remask::random, sampler::sedd_euler<>>(model));
-    row("remdm_cap", "-", decoder<M, S, remask::random, sampler::remdm>(model));
+    row("remdm_cap", "-", decoder<M, S, remask::random, sampler::remdm_cap>(model));
     row("maskgit (cosine)", "maskgit", decoder<M, schedule::maskgit, remask::maskgit_gumbel, sampler::maskgit>(model));
     std::printf("\n| adaptive sampler | remask | TV | mean NFE |\n|---|---|---|---|\n");
     auto arow = [&](const char* name, const char* rm, auto dec) {
@@ -107,10 +107,10 @@ int main(int argc, char** argv) {
     arow("first_hitting", "-", decoder<M, S, remask::random, sampler::first_hitting>(model));
     arow("threshold 0.9 (Fast-dLLM)", "low_confidence", decoder<M, S, remask::low_confidence, sampler::threshold>(model));
     arow("threshold 0.7 (Fast-dLLM)", "low_confidence",
-         decoder<M, S, remask::low_confidence, sampler::threshold>(model, {}, {}, {0.7}));
+         decoder<M, S, remask::low_confidence, sampler::threshold>(model, {}, {}, sampler::threshold(0.7)));
     arow("factor 1 (Fast-dLLM)", "confidence", decoder<M, S, remask::confidence, sampler::factor>(model));
     arow("eb gamma 0.001", "confidence", decoder<M, S, remask::confidence, sampler::entropy_bounded>(model));
-    arow("eb gamma 0.5", "confidence", decoder<M, S, remask::confidence, sampler::entropy_bounded>(model, {}, {}, {0.5}));
+    arow("eb gamma 0.5", "confidence", decoder<M, S, remask::confidence, sampler::entropy_bounded>(model, {}, {}, sampler::entropy_bounded(0.5)));
     arow("dinfer_threshold 0.9", "confidence", decoder<M, S, remask::confidence, sampler::dinfer_threshold>(model));
     return 0;
 }

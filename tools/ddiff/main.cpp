@@ -63,19 +63,25 @@ any_remask make_remask(const std::string& n, const cli::options& opt) {
     if (n == "maskgit") return remask::maskgit_gumbel{opt.number("choice-temperature", 0.0, 1e6)};
     if (n == "random") return remask::random{};
     if (n == "credit") return remask::credit{};
-    if (n == "klass") return remask::klass{};
+    if (n == "klass") {
+        remask::klass k;
+        k.tau = opt.number("threshold", 0.0, 1.0);
+        return k;
+    }
     if (n == "confidence") return remask::confidence{};
     if (n == "margin") return remask::margin{};
     if (n == "entropy") return remask::entropy{};
     return remask::low_confidence{};
 }
 
-using any_sampler = std::variant<sampler::top_k, sampler::dream_count, sampler::schedule_count, sampler::ancestral,
+using any_sampler = std::variant<sampler::top_k, sampler::dream_count, sampler::schedule_count<false>,
+                                 sampler::schedule_count<true>, sampler::ancestral,
                                  sampler::threshold, sampler::factor, sampler::entropy_bounded,
                                  sampler::first_hitting, sampler::maskgit, sampler::dinfer_threshold,
-                                 sampler::dinfer_hierarchical, sampler::remdm, sampler::sedd_euler<>,
+                                 sampler::dinfer_hierarchical, sampler::remdm_cap, sampler::remdm_rescale,
+                                 sampler::remdm_conf, sampler::remdm_loop, sampler::sedd_euler<>,
                                  sampler::sedd_analytic<>>;
-using any_uniform_sampler = std::variant<sampler::duo_ancestral, sampler::sedd_euler<noise_kind::uniform>,
+using any_uniform_sampler = std::variant<sampler::duo, sampler::duo_greedy, sampler::sedd_euler<noise_kind::uniform>,
                                          sampler::sedd_analytic<noise_kind::uniform>>;
 const std::vector<std::string> sampler_names = {
     "top_k", "dream", "schedule", "schedule_binomial", "ancestral", "threshold", "factor", "eb", "first_hitting",
@@ -84,14 +90,15 @@ const std::vector<std::string> sampler_names = {
 const std::vector<std::string> uniform_sampler_names = {"duo", "duo_greedy", "sedd_euler", "sedd_analytic"};
 
 any_uniform_sampler make_uniform_sampler(const std::string& n) {
-    if (n == "duo_greedy") return sampler::duo_ancestral{true};
+    if (n == "duo_greedy") return sampler::duo_greedy{};
     if (n == "sedd_euler") return sampler::sedd_euler<noise_kind::uniform>{};
     if (n == "sedd_analytic") return sampler::sedd_analytic<noise_kind::uniform>{};
-    return sampler::duo_ancestral{false};
+    return sampler::duo{};
 }
 
-sampler::remdm make_remdm(sampler::remdm_strategy s, const cli::options& opt) {
-    return {s, opt.has("eta") ? opt.number("eta", 0.0, 1e6) : sampler::remdm::default_eta(s)};
+template <class R>
+R make_remdm(const cli::options& opt) {
+    return opt.has("eta") ? R(opt.number("eta", 0.0, 1e6)) : R();
 }
 
 // The remasking score chosen on the command line, visited per call for the same reason as
@@ -102,37 +109,45 @@ struct cli_remask {
     double score(const position_view& v, const step_info& s, const counter_rng& g) const {
         return std::visit([&](const auto& x) { return x.score(v, s, g); }, r);
     }
+    ddiff::reads reads() const {
+        return std::visit([](const auto& x) { return policy::reads_of(x); }, r);
+    }
     // The optional hooks of stateful strategies (credit, KLASS), forwarded.
-    void reset(std::size_t rows, std::size_t len, std::size_t vocab) const {
-        std::visit([&](const auto& x) {
+    void reset(std::size_t rows, std::size_t len, std::size_t vocab) {
+        std::visit([&](auto& x) {
             if constexpr (requires { x.reset(rows, len, vocab); }) x.reset(rows, len, vocab);
         }, r);
     }
-    void fuse_logits(std::size_t row, std::size_t pos, std::span<double> logits, const step_info& s) const {
-        std::visit([&](const auto& x) {
+    void fuse_logits(std::size_t row, std::size_t pos, std::span<double> logits, const step_info& s) {
+        std::visit([&](auto& x) {
             if constexpr (requires { x.fuse_logits(row, pos, logits, s); }) x.fuse_logits(row, pos, logits, s);
+        }, r);
+    }
+    void update(const position_view& v, const step_info& s) {
+        std::visit([&](auto& x) {
+            if constexpr (requires { x.update(v, s); }) x.update(v, s);
         }, r);
     }
 };
 
 any_sampler make_sampler(const std::string& n, const cli::options& opt) {
     if (n == "maskgit") return sampler::maskgit{};
-    if (n == "dinfer_threshold") return sampler::dinfer_threshold{opt.number("threshold", 0.0, 1.0)};
+    if (n == "dinfer_threshold") return sampler::dinfer_threshold(opt.number("threshold", 0.0, 1.0));
     if (n == "dinfer_hierarchical")
-        return sampler::dinfer_hierarchical{opt.number("threshold", 0.0, 1.0), opt.number("low-threshold", 0.0, 1.0)};
-    if (n == "remdm_cap") return make_remdm(sampler::remdm_strategy::cap, opt);
-    if (n == "remdm_rescale") return make_remdm(sampler::remdm_strategy::rescale, opt);
-    if (n == "remdm_conf") return make_remdm(sampler::remdm_strategy::conf, opt);
-    if (n == "remdm_loop") return make_remdm(sampler::remdm_strategy::loop, opt);
+        return sampler::dinfer_hierarchical(opt.number("threshold", 0.0, 1.0), opt.number("low-threshold", 0.0, 1.0));
+    if (n == "remdm_cap") return make_remdm<sampler::remdm_cap>(opt);
+    if (n == "remdm_rescale") return make_remdm<sampler::remdm_rescale>(opt);
+    if (n == "remdm_conf") return make_remdm<sampler::remdm_conf>(opt);
+    if (n == "remdm_loop") return make_remdm<sampler::remdm_loop>(opt);
     if (n == "sedd_euler") return sampler::sedd_euler<>{};
     if (n == "sedd_analytic") return sampler::sedd_analytic<>{};
     if (n == "dream") return sampler::dream_count{};
-    if (n == "schedule") return sampler::schedule_count{false};
-    if (n == "schedule_binomial") return sampler::schedule_count{true};
+    if (n == "schedule") return sampler::schedule_count<false>{};
+    if (n == "schedule_binomial") return sampler::schedule_count<true>{};
     if (n == "ancestral") return sampler::ancestral{};
-    if (n == "threshold") return sampler::threshold{opt.number("threshold", 0.0, 1.0)};
-    if (n == "factor") return sampler::factor{opt.number("factor", 1e-9, 1e9)};
-    if (n == "eb") return sampler::entropy_bounded{opt.number("gamma", 0.0, 1e9)};
+    if (n == "threshold") return sampler::threshold(opt.number("threshold", 0.0, 1.0));
+    if (n == "factor") return sampler::factor(opt.number("factor", 1e-9, 1e9));
+    if (n == "eb") return sampler::entropy_bounded(opt.number("gamma", 0.0, 1e9));
     if (n == "first_hitting") return sampler::first_hitting{};
     return sampler::top_k{};
 }
@@ -220,7 +235,7 @@ struct cli_checkpoint {
         std::visit([&](auto& model) {
             model.denoise(x, alpha, out);
             using M = std::decay_t<decltype(model)>;
-            if constexpr (ddiff::detail::shifts_logits<M>()) {
+            if constexpr (requires { M::shift_logits; }) {
                 const std::size_t B = out.shape(0), T = out.shape(1), V = out.shape(2);
                 for (std::size_t b = 0; b < B; ++b)
                     for (std::size_t t = T; t-- > 1;)
@@ -235,7 +250,7 @@ struct cli_checkpoint {
         std::visit([&](auto& model) {
             using M = std::decay_t<decltype(model)>;
             if constexpr (requires { model.forward_cached(ids, first, count, cache, out); }) {
-                if constexpr (ddiff::detail::shifts_logits<M>()) {
+                if constexpr (requires { M::shift_logits; }) {
                     // Unshifted rows [f0, first + count), then row t <- row t - 1 (row 0 keeps its own).
                     const std::size_t V = model.vocab_size(), f0 = first > 0 ? first - 1 : 0;
                     shift_buffer.resize((first + count - f0) * V);

@@ -213,8 +213,8 @@ def d3pm_betas_jsd(T):
 
 
 def d3pm_betas_linear(T, bmin=D3PM_BETA_MIN, bmax=D3PM_BETA_MAX):
-    return np.array([bmin + (bmax - bmin) * j / T for j in range(T)],
-                    dtype=np.float64)
+    # d3pm get_diffusion_betas: onp.linspace(start, stop, num_timesteps), both ends included.
+    return np.linspace(bmin, bmax, T, dtype=np.float64)
 
 
 def d3pm_betas_cosine(T, s=D3PM_COSINE_S, clip=D3PM_COSINE_BETA_CLIP):

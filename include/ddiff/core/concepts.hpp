@@ -1,6 +1,8 @@
 // Every extension point of ddiff in one file: noise schedule, forward process, remasking
-// strategy, sampler (step rule) and denoiser. Each concept requires an explicit opt-in tag
-// (as stdexec does), so a type that merely looks right is never picked up by accident.
+// strategy, sampler (step rule) and denoiser, each with the optional hooks the decoder looks for
+// (with `if constexpr (requires ...)`), declared here where a policy author reads them. Each
+// concept requires an explicit opt-in tag (as stdexec does), so a type that merely looks right
+// is never picked up by accident.
 #pragma once
 
 #include <concepts>
@@ -24,8 +26,8 @@ struct denoiser_tag {};
 enum class noise_kind { absorbing, uniform, hybrid };
 
 // ---- noise schedule: alpha(t) = probability a token is still clean at t in [0, 1] ----
-// Optional members, found with `if constexpr (requires ...)`: sigma(t), sigma_prime(t)
-// (total noise -log alpha and its rate), t_of_alpha(a) (closed-form inverse).
+// Optional: sigma(t), sigma_prime(t) (total noise -log alpha and its rate), t_of_alpha(a)
+// (closed-form inverse); `name` (the registry key, ddiff/runtime/registry.hpp).
 template <class S>
 concept noise_schedule = std::derived_from<typename S::schedule_concept, schedule_tag> &&
     requires(const S& s, double t) {
@@ -51,29 +53,62 @@ concept forward_process = std::derived_from<typename P::process_concept, process
         { p.elbo_weight(a, a_prime) } -> std::convertible_to<double>;
     };
 
-// ---- remasking strategy: a score per masked position, higher = commit sooner ----
-// Optional hooks, found with `if constexpr (requires ...)`: reset(rows, len, vocab) before a
-// decode (size per-position state there: score() runs concurrently for different positions),
-// and fuse_logits(row, position, logits, step_info) to rewrite a position's raw logits before
-// anything is drawn from them (dInfer's credit fusion).
-struct position_view {
-    std::size_t position = 0;              // index in the canvas
-    std::span<const double> probs;         // (vocab) p~: the distribution x^ was drawn from
-    token_id token = 0;                    // x^: the proposed token
-    std::span<const double> logits = {};   // (vocab) raw logits (after EOS suppression / CFG)
-    double log_z = 0.0;                    // logsumexp of the raw logits
-    std::size_t row = 0;                   // batch row (for strategies that keep state per position)
+// ---- what the decoder tells policies about a step ----
+
+// The times of one step: the decoder moves a row from t to s < t (t = 1 - j / S for a fixed
+// plan of S steps per block; an adaptive sampler's row keeps its own t and s = 0).
+struct step_times {
+    double t = 1.0, s = 0.0;
+    double alpha_t = 0.0, alpha_s = 1.0;  // the schedule at t and s
+    double sigma_prime_t = 0.0;           // sigma'(t) = -alpha'(t) / alpha(t) (SEDD's rates)
 };
 
 struct step_info {
-    std::uint32_t step = 0;                // 0-based global step of the decoder (keys the draws)
-    std::uint32_t num_steps = 0;           // planned steps of the current block
-    double t = 1.0;                        // time before the step
-    double s = 0.0;                        // time after the step
-    std::uint32_t step_in_block = 0;       // 0-based step within the current block
-    std::size_t block_begin = 0;           // first position of the current block
+    std::uint32_t step = 0;            // 0-based global step of the decode (keys the random draws)
+    std::uint32_t step_in_block = 0;   // 0-based step within the current block
+    std::uint32_t steps_in_block = 1;  // planned steps of the block (steps / blocks)
+    std::size_t block_begin = 0;       // the current block is [block_begin, block_end)
+    std::size_t block_end = 0;
+    step_times time;
+    bool last = false;                 // the block's final planned step (always, for adaptive samplers)
 };
 
+// What a remasking strategy or a sampler reads beyond a proposal's scalars (token, confidence,
+// probability, log Z). The decoder computes only what some policy reads. Declare it as
+// `static constexpr ddiff::reads reads{...};`; a policy that declares nothing is given
+// everything (correct, slower).
+struct reads {
+    bool probs = true;    // position_view::probs: the whole p~ over the vocabulary
+    bool logits = true;   // position_view::logits: the whole raw row (double)
+    bool entropy = true;  // sampler::candidate::entropy: H(p~)
+};
+inline constexpr reads reads_none{.probs = false, .logits = false, .entropy = false};
+
+// ---- remasking strategy: a score per masked position, higher = commit sooner ----
+// One masked position as a remasking strategy sees it.
+struct position_view {
+    std::size_t position = 0;             // index in the canvas
+    std::size_t row = 0;                  // batch row
+    token_id token = 0;                   // x^: the proposal, drawn from p~
+    double confidence = 0.0;              // p~[x^]: under the distribution x^ was drawn from
+    double raw_probability = 0.0;         // softmax(logits)[x^] = exp(logits[x^] - log_z): before temperature/filters
+    double log_z = 0.0;                   // logsumexp of the raw logits
+    std::span<const double> probs = {};   // (vocab) p~, when the policy reads probs
+    std::span<const double> logits = {};  // (vocab) raw logits (after CFG, EOS suppression, fusion), when read
+};
+
+// Required: `double score(const position_view&, const step_info&, const counter_rng&) const`,
+// a pure function: called twice, it returns the same value.
+// Optional hooks of stateful strategies (non-const: the state is plain data the decoder's copy
+// of the policy owns):
+//   reset(rows, block_length, vocab)          before a decode; size per-position state for one
+//                                             block (position - info.block_begin indexes it)
+//   fuse_logits(row, position, logits, info)  rewrite a position's raw logits before anything is
+//                                             drawn from them (dInfer's credit fusion)
+//   update(view, info)                        record this step's proposal before score() reads
+//                                             the state (KLASS's KL history)
+// These run concurrently for different positions of a step: keep state per position.
+// Also optional: `name`, `reads`.
 template <class R>
 concept remasking_strategy = std::derived_from<typename R::remask_concept, remask_tag> &&
     requires(const R& r, const position_view& v, const step_info& s, const counter_rng& g) {
@@ -81,8 +116,18 @@ concept remasking_strategy = std::derived_from<typename R::remask_concept, remas
     };
 
 // ---- sampler (step rule): how many positions to commit per step, and how ----
-// Context is the decoder's step state (decoder/context.hpp); the concept only asks for the
-// hook, so a sampler is checked against the context type it will run with.
+// Required: `step(Context&)`, Context = sampler::step_context (sampler/context.hpp): the step's
+// candidates with their proposals and scores, and the canvas to commit into. Optional:
+//   name                       registry key (ddiff/runtime/registry.hpp); any string
+//   noise                      the noise_kind it assumes (absorbing if absent; hybrid = either)
+//   adaptive = true            no fixed plan: the block runs until it is full (threshold rules)
+//   remasks = true             may put decoded tokens back to the mask (ReMDM), so a block runs
+//                              every planned step even when it holds no mask
+//   reads                      as above (candidate::entropy, the whole p~)
+//   reshape(p, current, info, scratch) const
+//                              replace p~ at one position (current = x_t there) by the
+//                              distribution the proposal must be drawn from (a posterior, a
+//                              tau-leaping step); scratch is a (vocab) buffer it may use
 template <class S, class Context>
 concept sampler_policy_for = std::derived_from<typename S::sampler_concept, sampler_tag> &&
     requires(S& s, Context& c) { s.step(c); };
@@ -94,6 +139,15 @@ concept sampler_policy = std::derived_from<typename S::sampler_concept, sampler_
 // denoise(x, alpha, out): x (batch, len) token ids at noise level alpha[b] (probability clean;
 // time-free models ignore it), out (batch, len, vocab) logits (unnormalised log-probabilities;
 // -inf where impossible). M::noise says which corruption the model was trained on.
+// Optional, each a static constexpr member or, for models that decide at run time (a
+// checkpoint loaded from a file), a const member function of the same name:
+//   time_conditioned   the output depends on alpha (if not, the decoder reuses the last output
+//                      when the input did not change: MDLM's ddpm_cache); default: true except
+//                      for absorbing models
+//   shift_logits       the logits for position i are row i - 1 (Dream); default false
+// Also optional: mask_id() (required for absorbing models), a KV cache (`cache_type` and
+// forward_cached(ids, first, count, cache, out): Fast-dLLM's caches), and `pool()` returning the
+// model's thread pool, on which the decoder then runs its per-position work.
 template <class M>
 concept denoiser = std::derived_from<typename M::denoiser_concept, denoiser_tag> &&
     requires(M& m, const token_batch& x, std::span<const double> alpha,
@@ -153,5 +207,71 @@ constexpr bool check_sampler() {
                   "ddiff: a sampler must opt in with `using sampler_concept = ddiff::sampler_tag;`");
     return true;
 }
+
+// ---- the optional members, read with their defaults (used by the decoder and the registry) ----
+namespace policy {
+template <class P>
+constexpr const char* name_of(const char* fallback = "(unnamed)") {
+    if constexpr (requires { P::name; })
+        return P::name;
+    else
+        return fallback;
+}
+// A policy's `reads`: a static constexpr member, a const member function (a policy chosen at
+// run time, ddiff/runtime/registry.hpp), or everything.
+template <class P>
+constexpr reads reads_of(const P& p) {
+    if constexpr (requires { { P::reads } -> std::convertible_to<reads>; })
+        return P::reads;
+    else if constexpr (requires { { p.reads() } -> std::convertible_to<reads>; })
+        return p.reads();
+    else
+        return reads{};
+}
+template <class S>
+constexpr noise_kind noise_of() {
+    if constexpr (requires { S::noise; })
+        return S::noise;
+    else
+        return noise_kind::absorbing;
+}
+template <class S>
+constexpr bool adaptive() {
+    if constexpr (requires { S::adaptive; })
+        return S::adaptive;
+    else
+        return false;
+}
+template <class S>
+constexpr bool remasks() {
+    if constexpr (requires { S::remasks; })
+        return S::remasks;
+    else
+        return false;
+}
+// time_conditioned / shift_logits: a static constexpr member, a run-time const member function,
+// or the default.
+template <class M>
+bool time_conditioned(const M& m) {
+    if constexpr (requires { { M::time_conditioned } -> std::convertible_to<bool>; })
+        return M::time_conditioned;
+    else if constexpr (requires { { m.time_conditioned() } -> std::convertible_to<bool>; })
+        return m.time_conditioned();
+    else
+        return M::noise != noise_kind::absorbing;
+}
+template <class M>
+bool shift_logits(const M& m) {
+    if constexpr (requires { { M::shift_logits } -> std::convertible_to<bool>; })
+        return M::shift_logits;
+    else if constexpr (requires { { m.shift_logits() } -> std::convertible_to<bool>; })
+        return m.shift_logits();
+    else
+        return false;
+}
+// The canvas row whose logits predict position i: i, or i - 1 for a shifting model (Dream's
+// logits = cat(logits[:, :1], logits[:, :-1]): position 0 keeps its own row).
+inline std::size_t logit_row(bool shift, std::size_t i) noexcept { return shift && i > 0 ? i - 1 : i; }
+}  // namespace policy
 
 }  // namespace ddiff

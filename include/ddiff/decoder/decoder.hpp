@@ -1,57 +1,50 @@
-// The composable decoder: ddiff::decoder<Model, Schedule, Remask, Sampler> runs the loop
-// every masked-diffusion sampler shares (find masked -> forward -> propose -> score -> select
-// -> write, as llama.cpp's diffusion example and LLaDA's generate() do), with the choices made
-// by policies at compile time. Blocks, temperature / top-k / top-p, CFG, EOS handling,
-// infilling, batches and observers are decoder options every combination gets.
+// The composable decoder: ddiff::decoder<Model, Schedule, Remask, Sampler> runs the loop every
+// masked-diffusion sampler shares (as LLaDA's generate() and llama.cpp's diffusion example do),
+// with the choices made by policies at compile time:
+//
+//   for each block:
+//     for each step, while the block needs one:
+//       forward()      the model on the canvas (or its KV-cached rows; CFG's second call; MDLM's
+//                      reuse of an unchanged input)
+//       for each row:
+//         candidates() the positions of the block to decide on
+//         propose()    each one's proposal x^ ~ p~, its confidence and remasking score
+//         commit()     the sampler writes (and, ReMDM, re-masks) positions
+//         notify()     the observer sees the step (and may cancel the row)
+//
+// Blocks, temperature / top-p / top-k, CFG, EOS handling, infilling, batches, KV caches and
+// observers are decoder options every combination gets. The per-position work runs on the
+// model's thread pool (or the decoder's own) and allocates nothing once warm.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <span>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "ddiff/core/concepts.hpp"
 #include "ddiff/core/error.hpp"
-#include "ddiff/core/logits.hpp"
-#include "ddiff/core/sampling.hpp"
 #include "ddiff/decoder/options.hpp"
+#include "ddiff/decoder/proposal.hpp"
+#include "ddiff/decoder/step_clock.hpp"
+#include "ddiff/math/logits.hpp"
+#include "ddiff/math/sampling.hpp"
 #include "ddiff/sampler/context.hpp"
+#include "ddiff/simd/rows.hpp"
+#include "ddiff/simd/thread_pool.hpp"
 
 namespace ddiff {
 
-// Observers receive one step_record per row and step; this one ignores them.
+// Observers receive one step_record per row and step; returning false cancels the row.
 struct no_observer {
-    void operator()(const step_record&) const noexcept {}
+    bool operator()(const step_record&) const noexcept { return true; }
 };
 
 namespace detail {
-// The noise a sampler works with (absorbing unless it says otherwise).
-template <class S>
-constexpr noise_kind sampler_noise() {
-    if constexpr (requires { S::noise; })
-        return S::noise;
-    else
-        return noise_kind::absorbing;
-}
-template <class S>
-constexpr bool is_adaptive() {
-    if constexpr (requires { S::adaptive; })
-        return S::adaptive;
-    else
-        return false;
-}
-// Whether the model's output depends on the noise level; if not, a step that changed nothing
-// reuses the last output (MDLM's ddpm_cache). Absorbing models default to time-free.
-template <class M>
-constexpr bool time_conditioned() {
-    if constexpr (requires { M::time_conditioned; })
-        return M::time_conditioned;
-    else
-        return M::noise != noise_kind::absorbing;
-}
 // Whether the model can recompute a row range against a KV cache (model::kv_cache).
 template <class M>
 constexpr bool has_kv_cache() {
@@ -64,27 +57,13 @@ constexpr bool has_kv_cache() {
 }
 template <class M>
 struct cache_type_of {
-    using type = int;  // unused placeholder for models without a KV cache
+    using type = int;  // placeholder for models without a KV cache
 };
 template <class M>
     requires requires { typename M::cache_type; }
 struct cache_type_of<M> {
     using type = typename M::cache_type;
 };
-template <class M>
-using cache_of = typename cache_type_of<M>::type;
-template <class S>
-constexpr bool has_reshape() {
-    return requires(const S& s, std::span<double> p, const sampler::reshape_info& r) { s.reshape(p, r); };
-}
-// Dream-style models: the logit for position i comes from position i - 1.
-template <class M>
-constexpr bool shifts_logits() {
-    if constexpr (requires { M::shift_logits; })
-        return M::shift_logits;
-    else
-        return false;
-}
 }  // namespace detail
 
 template <class Model, class Schedule, class Remask, class Sampler>
@@ -95,7 +74,7 @@ class decoder {
     static_assert(check_sampler<Sampler>());
     static_assert(sampler_policy_for<Sampler, sampler::step_context>,
                   "ddiff::decoder: the sampler needs `void step(ddiff::sampler::step_context&)`");
-    static_assert(detail::sampler_noise<Sampler>() == Model::noise || detail::sampler_noise<Sampler>() == noise_kind::hybrid,
+    static_assert(policy::noise_of<Sampler>() == Model::noise || policy::noise_of<Sampler>() == noise_kind::hybrid,
                   "ddiff::decoder: the sampler and the model assume different forward processes (a uniform-noise "
                   "sampler needs a uniform-noise model, an absorbing one a model with a mask token)");
     static_assert(Model::noise != noise_kind::absorbing || masked_denoiser<Model>,
@@ -114,12 +93,13 @@ public:
     // prompt + gen_length masks, decoded.
     template <class Observer = no_observer>
     generate_result generate(const sequence& prompt, const generate_options& o, Observer&& observe = {}) {
-        token_batch x = xt::zeros<token_id>({std::size_t{1}, prompt.size() + o.gen_length});
-        for (std::size_t i = 0; i < x.shape(1); ++i) x(0, i) = i < prompt.size() ? prompt(i) : mask_token();
-        return run(std::move(x), prompt.size(), x.shape(1), o, observe);
+        token_batch prompts = xt::zeros<token_id>({std::size_t{1}, prompt.size()});
+        std::copy(prompt.begin(), prompt.end(), prompts.begin());
+        return generate(prompts, o, observe);
     }
 
-    // A batch of prompts of equal length, each followed by gen_length masks.
+    // A batch of prompts of equal length, each followed by gen_length masks (uniform noise:
+    // random tokens).
     template <class Observer = no_observer>
     generate_result generate(const token_batch& prompts, const generate_options& o, Observer&& observe = {}) {
         const std::size_t B = prompts.shape(0), P = prompts.shape(1);
@@ -133,294 +113,436 @@ public:
     // (if any) tile the whole canvas. gen_length is ignored.
     template <class Observer = no_observer>
     generate_result infill(token_batch canvas, const generate_options& o, Observer&& observe = {}) {
-        static_assert(Model::noise == noise_kind::absorbing,
-                      "ddiff::decoder::infill: infilling marks the positions to regenerate with the mask token, "
-                      "so it needs an absorbing-noise model");
+        static_assert(absorbing, "ddiff::decoder::infill: infilling marks the positions to regenerate with the "
+                                 "mask token, so it needs an absorbing-noise model");
         const std::size_t L = canvas.shape(1);
         return run(std::move(canvas), 0, L, o, observe);
     }
 
 private:
-    struct scratch {
-        std::vector<double> logits, probs;
+    static constexpr bool absorbing = Model::noise == noise_kind::absorbing;
+    static constexpr bool adaptive = policy::adaptive<Sampler>();
+    static constexpr bool has_reshape =
+        requires(const Sampler& s, std::span<double> p, const step_info& i) { s.reshape(p, token_id{}, i, p); };
+    using cache_t = typename detail::cache_type_of<Model>::type;
+    using clock_t = std::chrono::steady_clock;
+
+    // Everything one decode owns.
+    struct run_state {
+        const generate_options& o;
+        token_batch x;                 // (B, L) the canvas
+        std::size_t B = 0, L = 0, V = 0;
+        std::size_t begin = 0, end = 0;  // the region decoded
+        std::size_t block_length = 0, blocks = 0;
+        token_id mask = -1;
+        bool shift = false;            // the logits of position i are row i - 1 (Dream)
+        reads needs;                   // what the policies read (decoder computes only that)
+        step_clock clock;
+        std::size_t block = 0, block_begin = 0, block_end = 0;
+        std::uint32_t step = 0;        // global step
+        xt::xtensor<bool, 2> given;    // (B, L) positions never changed
+        std::vector<double> alpha;     // (B) the noise level the model is called at
+        xt::xtensor<logit_type, 3> logits, logits_u;  // (B, L, V) conditional, unconditional (CFG)
+        token_batch x_u, last_input;
+        bool have_output = false;
+        std::vector<cache_t> kv;       // one per row with a KV cache
+        std::vector<std::vector<sampler::candidate>> candidates;  // per row
+        std::vector<std::vector<std::size_t>> decoded;           // per row: decoded positions of the block
+        std::vector<std::size_t> masked_at_block_start;          // per row
+        xt::xtensor<double, 2> unmask_confidence;                // (B, L)
+        double forward_seconds = 0.0;  // this step's
+        generate_result res;
     };
 
-    void validate(const token_batch& x, std::size_t begin, std::size_t end, const generate_options& o) const {
-        const char* who = "decoder";
-        detail::require(o.steps >= 1, who, "steps", o.steps, "at least 1");
-        detail::require(end > begin, who, "gen_length", end - begin, "at least 1 position to generate");
-        const std::size_t region = end - begin;
+    template <class Observer>
+    generate_result run(token_batch x, std::size_t begin, std::size_t end, const generate_options& o,
+                        Observer& observe) {
+        run_state st = start(std::move(x), begin, end, o);
+        for (st.block = 0; st.block < st.blocks && active_rows(st) > 0; ++st.block) {
+            start_block(st);
+            while (block_needs_step(st)) {
+                forward(st);
+                for (std::size_t b = 0; b < st.B; ++b) {
+                    if (st.res.cancelled[b] || !candidates(st, b)) continue;
+                    const auto t0 = clock_t::now();
+                    const step_info info = info_of(st, b);
+                    propose(st, b, info);
+                    commit(st, b, info);
+                    st.res.select_seconds += seconds_since(t0);
+                    notify(st, b, info, observe);
+                }
+                st.clock.advance();
+                ++st.step;
+                ++st.res.steps;
+            }
+        }
+        st.res.tokens = std::move(st.x);
+        return std::move(st.res);
+    }
+
+    // ---- set-up ----
+
+    run_state start(token_batch x, std::size_t begin, std::size_t end, const generate_options& o) {
+        const std::size_t B = x.shape(0), L = x.shape(1), V = model_->vocab_size();
+        const std::size_t region = end > begin ? end - begin : 0;
         const std::size_t bl = o.block_length == 0 ? region : o.block_length;
-        if (region % bl != 0)
-            detail::fail(who, ": block_length = ", bl, " does not divide the generated length ", region,
+        const std::size_t blocks = bl > 0 ? region / bl : 0;
+        const std::uint32_t per_block =
+            blocks == 0 ? 1 : adaptive ? std::max<std::uint32_t>(1, o.steps / blocks) : o.steps / std::uint32_t(blocks);
+        run_state st{.o = o, .x = std::move(x), .clock = step_clock(adaptive, per_block, B)};
+        st.B = B, st.L = L, st.V = V, st.begin = begin, st.end = end;
+        st.block_length = bl, st.blocks = blocks;
+        st.mask = mask_token();
+        st.shift = policy::shift_logits(*model_);
+        const reads r = policy::reads_of(remask_), s = policy::reads_of(sampler_);
+        st.needs = {.probs = r.probs || s.probs, .logits = r.logits || s.logits, .entropy = r.entropy || s.entropy};
+        if constexpr (!absorbing) {
+            // Uniform noise: the region starts from the prior, uniform random tokens.
+            for (std::size_t b = 0; b < B; ++b) {
+                const counter_rng g = rng(o, b);
+                for (std::size_t i = begin; i < end; ++i) {
+                    const auto v = static_cast<std::size_t>(g.uniform({streams::forward_noise, 0, std::uint32_t(i)}) *
+                                                            static_cast<double>(V));
+                    st.x(b, i) = static_cast<token_id>(std::min(v, V - 1));
+                }
+            }
+        }
+        validate(st);
+        if constexpr (requires { remask_.reset(B, bl, V); }) remask_.reset(B, bl, V);
+        st.given = xt::zeros<bool>({B, L});
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t i = 0; i < L; ++i)
+                st.given(b, i) = absorbing ? st.x(b, i) != st.mask : (i < begin || i >= end);
+        st.alpha.assign(B, 0.0);
+        st.candidates.resize(B);
+        st.decoded.resize(B);
+        st.masked_at_block_start.assign(B, 0);
+        st.unmask_confidence = xt::xtensor<double, 2>::from_shape({B, L});
+        st.unmask_confidence.fill(-std::numeric_limits<double>::infinity());
+        st.res.cancelled.assign(B, false);
+        const std::size_t threads = pool(o).size();
+        if (work_.size() < threads) work_.resize(threads);
+        for (auto& w : work_) w.reserve(V);
+        return st;
+    }
+
+    void validate(const run_state& st) const {
+        const char* who = "decoder";
+        const auto& o = st.o;
+        detail::require(o.steps >= 1, who, "steps", o.steps, "at least 1");
+        detail::require(st.end > st.begin, who, "gen_length", st.end - st.begin, "at least 1 position to generate");
+        const std::size_t region = st.end - st.begin;
+        if (region % st.block_length != 0)
+            detail::fail(who, ": block_length = ", st.block_length, " does not divide the generated length ", region,
                          ", expected a divisor");
-        const std::size_t blocks = region / bl;
-        if (!detail::is_adaptive<Sampler>() && o.steps % blocks != 0)
-            detail::fail(who, ": steps = ", o.steps, " is not a multiple of the ", blocks,
+        if (!adaptive && o.steps % st.blocks != 0)
+            detail::fail(who, ": steps = ", o.steps, " is not a multiple of the ", st.blocks,
                          " blocks, expected steps divisible by gen_length / block_length");
-        if (!detail::is_adaptive<Sampler>() && o.steps < blocks)
-            detail::fail(who, ": steps = ", o.steps, " is fewer than the ", blocks, " blocks");
+        if (!adaptive && o.steps < st.blocks) detail::fail(who, ": steps = ", o.steps, " is fewer than the ", st.blocks, " blocks");
         detail::require(std::isfinite(o.temperature) && o.temperature >= 0.0, who, "temperature", o.temperature,
                         "a finite value >= 0");
         detail::require(o.top_p > 0.0 && o.top_p <= 1.0, who, "top_p", o.top_p, "a value in (0, 1]");
         detail::require(std::isfinite(o.cfg_scale) && o.cfg_scale >= 0.0, who, "cfg_scale", o.cfg_scale,
                         "a finite value >= 0");
-        detail::require(o.threads >= 1, who, "threads", o.threads, "at least 1");
-        const std::size_t V = model_->vocab_size();
+        detail::require(std::isfinite(o.alg_temp) && o.alg_temp >= 0.0, who, "alg_temp", o.alg_temp,
+                        "a finite value >= 0");
+        detail::require(o.threads >= 1 && o.threads <= 256, who, "threads", o.threads, "in [1, 256]");
+        if (!o.seeds.empty() && o.seeds.size() != st.B)
+            detail::fail(who, ": ", o.seeds.size(), " seeds for a batch of ", st.B, " rows, expected one per row (or none)");
         for (token_id e : o.eos_ids)
-            detail::require(e >= 0 && static_cast<std::size_t>(e) < V, who, "eos id", e, "an id below vocab_size");
-        for (token_id v : x)
-            detail::require(v >= 0 && static_cast<std::size_t>(v) < V, who, "token", v, "an id below vocab_size");
-        if (x.shape(0) == 0) detail::fail<shape_error>(who, ": empty batch, expected at least one row");
+            detail::require(e >= 0 && static_cast<std::size_t>(e) < st.V, who, "eos id", e, "an id below vocab_size");
+        if ((o.suppress_eos || o.eos_confidence_last) && o.eos_ids.empty())
+            detail::fail(who, ": suppress_eos / eos_confidence_last without eos_ids, expected the EOS ids to act on");
+        for (token_id v : st.x)
+            detail::require(v >= 0 && static_cast<std::size_t>(v) < st.V, who, "token", v, "an id below vocab_size");
+        if (st.B == 0) detail::fail<shape_error>(who, ": empty batch, expected at least one row");
         if (o.cache != kv_cache_mode::none) {
             if (!detail::has_kv_cache<Model>())
                 detail::fail(who, ": cache = ", name(o.cache),
                              " needs a model with a KV cache (forward_cached: LLaDA, Dream), expected cache = none");
             if (o.cfg_scale > 0.0)
-                detail::fail(who, ": cache = ", name(o.cache),
-                             " with cfg_scale = ", o.cfg_scale, ", expected cfg_scale = 0 (CFG is not cached)");
+                detail::fail(who, ": cache = ", name(o.cache), " with cfg_scale = ", o.cfg_scale,
+                             ", expected cfg_scale = 0 (CFG is not cached)");
         }
     }
 
+    void start_block(run_state& st) {
+        st.block_begin = st.begin + st.block * st.block_length;
+        st.block_end = st.block_begin + st.block_length;
+        for (std::size_t b = 0; b < st.B; ++b) {
+            std::size_t m = 0;
+            for (std::size_t i = st.block_begin; i < st.block_end; ++i)
+                m += absorbing ? st.x(b, i) == st.mask : !st.given(b, i);
+            st.masked_at_block_start[b] = m;
+        }
+        st.clock.start_block();
+    }
+
+    // A fixed plan runs its steps, an adaptive sampler until the block is full; either way a
+    // block that holds no mask is done, unless the sampler re-masks (ReMDM runs every step).
+    bool block_needs_step(const run_state& st) const {
+        if (st.clock.plan_done() || active_rows(st) == 0) return false;
+        if constexpr (absorbing && !policy::remasks<Sampler>()) {
+            bool any = false;
+            for (std::size_t b = 0; b < st.B && !any; ++b)
+                for (std::size_t i = st.block_begin; i < st.block_end && !any && !st.res.cancelled[b]; ++i)
+                    any = st.x(b, i) == st.mask;
+            if (!any) return false;
+        }
+        if constexpr (adaptive) {
+            const std::size_t cap = st.o.max_steps_per_block ? st.o.max_steps_per_block : st.block_length;
+            if (st.clock.step_in_block() >= cap)
+                detail::fail("decoder: the adaptive sampler '", policy::name_of<Sampler>(), "' made no progress in ",
+                             cap, " steps of a block, expected at least one commit per step");
+        }
+        return true;
+    }
+
+    // ---- forward: the model's logits for this step ----
+
+    void forward(run_state& st) {
+        const auto t0 = clock_t::now();
+        for (std::size_t b = 0; b < st.B; ++b) st.alpha[b] = schedule_.alpha(st.clock.t(b));
+        // MDLM's ddpm_cache: a time-free model whose input did not change gives the same output.
+        const bool reuse = !policy::time_conditioned(*model_) && st.o.cache == kv_cache_mode::none &&
+                           st.have_output && st.last_input == st.x;
+        if (reuse) {
+            st.forward_seconds = 0.0;
+            return;
+        }
+        if (st.o.cache != kv_cache_mode::none)
+            forward_cached(st);
+        else
+            model_->denoise(st.x, st.alpha, st.logits);
+        ++st.res.nfe;
+        if (st.o.cfg_scale > 0.0) {
+            // LLaDA's unsupervised CFG: the same canvas with every given position masked.
+            st.x_u = st.x;
+            for (std::size_t b = 0; b < st.B; ++b)
+                for (std::size_t i = 0; i < st.L; ++i)
+                    if (st.given(b, i)) st.x_u(b, i) = st.mask;
+            model_->denoise(st.x_u, st.alpha, st.logits_u);
+            ++st.res.nfe;
+        }
+        if (st.logits.shape(0) != st.B || st.logits.shape(1) != st.L || st.logits.shape(2) != st.V)
+            detail::fail<shape_error>("decoder: the model returned logits of shape (", st.logits.shape(0), ", ",
+                                      st.logits.shape(1), ", ", st.logits.shape(2), "), expected (", st.B, ", ", st.L,
+                                      ", ", st.V, ")");
+        st.last_input = st.x;
+        st.have_output = true;
+        st.forward_seconds = seconds_since(t0);
+        st.res.forward_seconds += st.forward_seconds;
+    }
+
+    // Fast-dLLM: a full call at the block start refills the caches, later calls recompute the
+    // rows that change (kv_cache_mode); the logits of the other rows are not read.
+    void forward_cached(run_state& st) {
+        if constexpr (detail::has_kv_cache<Model>()) {
+            const std::size_t B = st.B, L = st.L, V = st.V;
+            if (st.logits.shape(0) != B || st.logits.shape(1) != L || st.logits.shape(2) != V)
+                st.logits = xt::xtensor<logit_type, 3>::from_shape({B, L, V});
+            st.kv.resize(B);
+            const std::size_t lo = st.shift ? std::max<std::size_t>(st.block_begin, 1) - 1 : st.block_begin;
+            const std::size_t hi = st.o.cache == kv_cache_mode::prefix ? L : st.block_end;
+            for (std::size_t b = 0; b < B; ++b) {
+                if (st.res.cancelled[b]) continue;
+                const bool full = st.clock.step_in_block() == 0 || st.kv[b].tokens != L;
+                const std::size_t first = full ? 0 : lo, count = full ? L : hi - lo;
+                model_->forward_cached(std::span<const token_id>(st.x.data() + b * L, L), first, count, st.kv[b],
+                                       st.logits.data() + (b * L + first) * V);
+            }
+        }
+    }
+
+    // ---- candidates: the positions of row b's block to decide on ----
+
+    bool candidates(run_state& st, std::size_t b) {
+        auto& cs = st.candidates[b];
+        auto& dec = st.decoded[b];
+        cs.clear();
+        dec.clear();
+        for (std::size_t i = st.block_begin; i < st.block_end; ++i) {
+            if (st.given(b, i)) continue;
+            if (!absorbing || st.x(b, i) == st.mask)
+                cs.push_back({.position = i});
+            else
+                dec.push_back(i);
+        }
+        return !cs.empty() || !dec.empty();
+    }
+
+    step_info info_of(const run_state& st, std::size_t b) const {
+        return {.step = st.step,
+                .step_in_block = st.clock.step_in_block(),
+                .steps_in_block = st.clock.steps_per_block(),
+                .block_begin = st.block_begin,
+                .block_end = st.block_end,
+                .time = st.clock.times(schedule_, b),
+                .last = st.clock.last()};
+    }
+
+    // ---- propose: every candidate's proposal, confidence and score, on the thread pool ----
+
+    void propose(run_state& st, std::size_t b, const step_info& info) {
+        auto& cs = st.candidates[b];
+        const counter_rng g = rng(st.o, b);
+        auto& p = pool(st.o);
+        const std::size_t n = cs.size(), tasks = std::min(p.size(), n);
+        p.run(tasks, [&](std::size_t task, std::size_t thread) {
+            const std::size_t lo = n * task / tasks, hi = n * (task + 1) / tasks;
+            for (std::size_t k = lo; k < hi; ++k) propose_one(st, b, cs[k], info, g, work_[thread]);
+        });
+    }
+
+    void propose_one(const run_state& st, std::size_t b, sampler::candidate& c, const step_info& info,
+                     const counter_rng& g, proposal_scratch& w) {
+        const std::size_t V = st.V;
+        const std::span<double> l(w.logits.data(), V);
+        load_logits(st, b, c.position, info, l);
+        const double m = simd::row_max(l.data(), V);
+        if (!(m > -std::numeric_limits<double>::infinity()) || !std::isfinite(m))
+            detail::fail("decoder: the logits of position ", c.position, " have maximum ", m,
+                         ", expected a finite maximum (no NaN/+inf, not every token excluded)");
+        // e = exp(l - m): log Z of the raw logits, and p~ itself when nothing reshapes it.
+        const std::span<double> e(w.probs.data(), V);
+        const double z = simd::row_exp_shift(l.data(), m, e.data(), V);
+        if (!std::isfinite(z)) detail::fail("decoder: the logits of position ", c.position, " hold NaN, expected finite or -inf");
+        const double log_z = m + std::log(z);
+        const proposal_options po{.temperature = st.o.temperature, .top_k = st.o.top_k, .top_p = st.o.top_p};
+        std::span<const double> p;  // p~, when materialised
+        if (po.plain() && !has_reshape) {
+            c.token = static_cast<token_id>(argmax(std::span<const double>(l)));
+            c.confidence = e[static_cast<std::size_t>(c.token)] * (1.0 / z);
+            if (st.needs.probs || st.needs.entropy) {
+                simd::row_scale(e.data(), 1.0 / z, V);
+                p = e;
+            }
+        } else {
+            std::copy(l.begin(), l.end(), e.begin());
+            sampling_distribution(e, po, w);
+            if constexpr (has_reshape) sampler_.reshape(e, st.x(b, c.position), info, std::span<double>(w.work));
+            const auto pos = static_cast<std::uint32_t>(c.position);
+            c.token = static_cast<token_id>(st.o.temperature > 0.0
+                                                ? sample_categorical(std::span<const double>(e), g, {streams::token, info.step, pos})
+                                                : argmax(std::span<const double>(e)));
+            c.confidence = e[static_cast<std::size_t>(c.token)];
+            p = e;
+        }
+        if (st.needs.entropy) c.entropy = entropy_of(p);
+        const position_view v{.position = c.position,
+                              .row = b,
+                              .token = c.token,
+                              .confidence = c.confidence,
+                              .raw_probability = std::exp(l[static_cast<std::size_t>(c.token)] - log_z),
+                              .log_z = log_z,
+                              .probs = st.needs.probs ? p : std::span<const double>{},
+                              .logits = st.needs.logits ? std::span<const double>(l) : std::span<const double>{}};
+        if constexpr (requires { remask_.update(v, info); }) remask_.update(v, info);
+        c.score = remask_.score(v, info, g);
+        if (st.o.eos_confidence_last && std::find(st.o.eos_ids.begin(), st.o.eos_ids.end(), c.token) != st.o.eos_ids.end())
+            c.score = -std::numeric_limits<double>::infinity();
+    }
+
+    // The logits every policy sees at position i: the model's row (shifted for Dream), CFG,
+    // EOS suppression, the remask's fusion, and (absorbing) never the mask itself (MDLM's SUBS
+    // "zero masking probability").
+    void load_logits(const run_state& st, std::size_t b, std::size_t i, const step_info& info, std::span<double> l) {
+        const std::size_t V = st.V, r = policy::logit_row(st.shift, i);
+        const logit_type* row = st.logits.data() + (b * st.L + r) * V;
+        if (st.o.cfg_scale > 0.0) {
+            // LLaDA's unsupervised CFG: l_u + (w + 1)(l_c - l_u).
+            const logit_type* row_u = st.logits_u.data() + (b * st.L + r) * V;
+            const double w1 = st.o.cfg_scale + 1.0;
+            for (std::size_t v = 0; v < V; ++v) l[v] = double(row_u[v]) + w1 * (double(row[v]) - double(row_u[v]));
+        } else {
+            for (std::size_t v = 0; v < V; ++v) l[v] = double(row[v]);
+        }
+        if (st.o.suppress_eos)
+            for (token_id e : st.o.eos_ids) l[static_cast<std::size_t>(e)] = -std::numeric_limits<double>::infinity();
+        if constexpr (requires { remask_.fuse_logits(b, i, l, info); }) remask_.fuse_logits(b, i, l, info);
+        if constexpr (absorbing) l[static_cast<std::size_t>(st.mask)] = -std::numeric_limits<double>::infinity();
+    }
+
+    // ---- commit: the sampler decides ----
+
+    void commit(run_state& st, std::size_t b, const step_info& info) {
+        const counter_rng g = rng(st.o, b);
+        auto& cs = st.candidates[b];
+        sampler::step_context ctx{.canvas = std::span<token_id>(st.x.data() + b * st.L, st.L),
+                                  .candidates = std::span<sampler::candidate>(cs),
+                                  .decoded = st.decoded[b],
+                                  .unmask_confidence = std::span<double>(st.unmask_confidence.data() + b * st.L, st.L),
+                                  .mask = st.mask,
+                                  .info = info,
+                                  .masked_at_block_start = st.masked_at_block_start[b],
+                                  .row_time = st.clock.row_time(b),
+                                  .rng = &g,
+                                  .alg_temp = st.o.alg_temp,
+                                  .scratch = &step_scratch_};
+        sampler_.step(ctx);
+    }
+
+    // ---- notify: the observer sees the step and may cancel the row ----
+
     template <class Observer>
-    generate_result run(token_batch x, std::size_t begin, std::size_t end, const generate_options& o,
-                        Observer& observe) {
-        constexpr bool absorbing = Model::noise == noise_kind::absorbing;
-        const std::size_t B = x.shape(0), L = x.shape(1), V = model_->vocab_size();
-        const token_id mask = mask_token();
-        if constexpr (!absorbing) {
-            // Uniform noise: the region starts from the prior, uniform random tokens.
-            for (std::size_t b = 0; b < B; ++b) {
-                const counter_rng g(o.seed, b);
-                for (std::size_t i = begin; i < end; ++i) {
-                    const auto v = static_cast<std::size_t>(g.uniform({streams::forward_noise, 0, std::uint32_t(i)}) *
-                                                            static_cast<double>(V));
-                    x(b, i) = static_cast<token_id>(std::min(v, V - 1));
-                }
-            }
+    void notify(run_state& st, std::size_t b, const step_info& info, Observer& observe) {
+        if constexpr (!std::is_same_v<std::decay_t<Observer>, no_observer>) {
+            step_record rec{.step = info.step,
+                            .block = st.block,
+                            .row = b,
+                            .canvas = &st.x,
+                            .nfe = st.res.nfe,
+                            .forward_seconds = st.forward_seconds};
+            // Committed: candidates no longer masked (every candidate, for uniform noise, whose
+            // mask is -1); re-masked: decoded positions masked again (ReMDM).
+            for (const auto& c : st.candidates[b])
+                if (st.x(b, c.position) != st.mask) rec.committed.push_back(c.position);
+            for (std::size_t i : st.decoded[b])
+                if (st.x(b, i) == st.mask) rec.remasked.push_back(i);
+            if constexpr (std::is_void_v<decltype(observe(rec))>)
+                observe(rec);
+            else if (!observe(rec))
+                st.res.cancelled[b] = true;
         }
-        validate(x, begin, end, o);
-        if constexpr (requires { remask_.reset(B, L, V); }) remask_.reset(B, L, V);
-        const std::size_t region = end - begin;
-        const std::size_t bl = o.block_length == 0 ? region : o.block_length;
-        const std::size_t blocks = region / bl;
-        constexpr bool adaptive = detail::is_adaptive<Sampler>();
-        const std::uint32_t steps_per_block = adaptive ? std::max<std::uint32_t>(1, o.steps / blocks)
-                                                       : static_cast<std::uint32_t>(o.steps / blocks);
+    }
 
-        // Given positions are never changed; CFG's unconditional input masks them.
-        xt::xtensor<bool, 2> given = xt::zeros<bool>({B, L});
-        for (std::size_t b = 0; b < B; ++b)
-            for (std::size_t i = 0; i < L; ++i) given(b, i) = absorbing ? x(b, i) != mask : (i < begin || i >= end);
+    // ---- helpers ----
 
-        generate_result res;
-        xt::xtensor<logit_type, 3> logits, logits_u;
-        token_batch x_u, last_input;
-        bool have_cache = false;
-        std::vector<detail::cache_of<Model>> kv_caches;  // one per row with a KV cache mode
-        std::vector<double> alpha(B), row_time(B, 1.0);
-        std::vector<std::vector<sampler::candidate>> cands(B);
-        std::vector<std::vector<std::size_t>> decoded(B);
-        std::vector<std::size_t> masked_at_start(B);
-        xt::xtensor<double, 2> unmask_conf =
-            xt::xtensor<double, 2>::from_shape({B, L});
-        unmask_conf.fill(-std::numeric_limits<double>::infinity());
-        std::vector<scratch> work(o.threads);
-        std::uint32_t global_step = 0;
-
-        for (std::size_t blk = 0; blk < blocks; ++blk) {
-            const std::size_t bb = begin + blk * bl, be = bb + bl;
-            for (std::size_t b = 0; b < B; ++b) {
-                masked_at_start[b] = 0;
-                for (std::size_t i = bb; i < be; ++i) masked_at_start[b] += absorbing ? x(b, i) == mask : !given(b, i);
-                row_time[b] = 1.0;
-            }
-            const std::size_t cap = o.max_steps_per_block ? o.max_steps_per_block : bl;
-            for (std::uint32_t j = 0;; ++j) {
-                if (!adaptive && j >= steps_per_block) break;
-                if constexpr (absorbing) {
-                    bool any = false;
-                    for (std::size_t b = 0; b < B && !any; ++b)
-                        for (std::size_t i = bb; i < be && !any; ++i) any = x(b, i) == mask;
-                    if (!any) break;
-                }
-                if (adaptive && j >= cap)
-                    detail::fail("decoder: the adaptive sampler '", Sampler::name, "' made no progress in ", cap,
-                                 " steps of a block, expected at least one commit per step");
-                const double t = adaptive ? 1.0 : 1.0 - static_cast<double>(j) / steps_per_block;
-                const double s = adaptive ? 0.0 : 1.0 - static_cast<double>(j + 1) / steps_per_block;
-                for (std::size_t b = 0; b < B; ++b) alpha[b] = schedule_.alpha(adaptive ? row_time[b] : t);
-
-                // MDLM's cache: a time-free model whose input did not change gives the same output.
-                const bool reuse = !detail::time_conditioned<Model>() && o.cache == kv_cache_mode::none &&
-                                   have_cache && last_input == x;
-                if (!reuse) {
-                    if (o.cache != kv_cache_mode::none) {
-                        if constexpr (detail::has_kv_cache<Model>()) {
-                            // Fast-dLLM: a full call at the block start, then only the rows that
-                            // change (see kv_cache_mode); logits of the other rows are not read.
-                            if (logits.shape(0) != B || logits.shape(1) != L || logits.shape(2) != V)
-                                logits = xt::xtensor<logit_type, 3>::from_shape({B, L, V});
-                            kv_caches.resize(B);
-                            const std::size_t lo = detail::shifts_logits<Model>() ? std::max<std::size_t>(bb, 1) - 1 : bb;
-                            const std::size_t hi = o.cache == kv_cache_mode::prefix ? L : be;
-                            for (std::size_t b = 0; b < B; ++b) {
-                                const bool full = j == 0 || kv_caches[b].tokens != L;
-                                const std::size_t first = full ? 0 : lo, count = full ? L : hi - lo;
-                                model_->forward_cached(std::span<const token_id>(x.data() + b * L, L), first, count,
-                                                       kv_caches[b], logits.data() + (b * L + first) * V);
-                            }
-                        }
-                    } else {
-                        model_->denoise(x, alpha, logits);
-                    }
-                    ++res.nfe;
-                    if (o.cfg_scale > 0.0) {
-                        x_u = x;
-                        for (std::size_t b = 0; b < B; ++b)
-                            for (std::size_t i = 0; i < L; ++i)
-                                if (given(b, i)) x_u(b, i) = mask;
-                        model_->denoise(x_u, alpha, logits_u);
-                        ++res.nfe;
-                    }
-                    if (logits.shape(0) != B || logits.shape(1) != L || logits.shape(2) != V)
-                        detail::fail<shape_error>("decoder: the model returned logits of shape (", logits.shape(0),
-                                                  ", ", logits.shape(1), ", ", logits.shape(2), "), expected (", B,
-                                                  ", ", L, ", ", V, ")");
-                    last_input = x;
-                    have_cache = true;
-                }
-
-                const step_info info{global_step, steps_per_block, t, s, j, bb};
-                for (std::size_t b = 0; b < B; ++b) {
-                    auto& cs = cands[b];
-                    cs.clear();
-                    decoded[b].clear();
-                    for (std::size_t i = bb; i < be; ++i) {
-                        if (given(b, i)) continue;
-                        if (!absorbing || x(b, i) == mask)
-                            cs.push_back({i});
-                        else
-                            decoded[b].push_back(i);
-                    }
-                    if (cs.empty() && decoded[b].empty()) continue;
-                    const counter_rng g(o.seed, b);
-                    const double a_t = schedule_.alpha(adaptive ? row_time[b] : t);
-                    const double a_s = schedule_.alpha(adaptive ? 0.0 : s);
-                    const double tt = adaptive ? row_time[b] : t;
-                    const double sp = tt > 0.0 ? -schedule_.alpha_prime(tt) / a_t : 0.0;
-                    const sampler::reshape_info shape{0, mask, tt, adaptive ? 0.0 : s, a_t, a_s, sp,
-                                                      adaptive || j + 1 >= steps_per_block};
-                    propose(b, cs, x, logits, logits_u, o, info, shape, g, work);
-                    sampler::step_context ctx{std::span<token_id>(x.data() + b * L, L), cs, mask, global_step, j,
-                                              steps_per_block, masked_at_start[b], tt, shape.s, a_t, a_s,
-                                              &row_time[b], &g};
-                    ctx.alg_temp = o.alg_temp;
-                    ctx.sigma_prime_t = sp;
-                    ctx.decoded = decoded[b];
-                    ctx.unmask_confidence = std::span<double>(unmask_conf.data() + b * L, L);
-                    sampler_.step(ctx);
-                    if constexpr (!std::is_same_v<std::decay_t<Observer>, no_observer>) {
-                        step_record rec{global_step, blk, b, {}, &x};
-                        for (const auto& c : cs)
-                            if (x(b, c.position) != mask) rec.committed.push_back(c.position);
-                        observe(rec);
-                    }
-                }
-                ++global_step;
-                ++res.steps;
-            }
-        }
-        res.tokens = std::move(x);
-        return res;
+    static std::size_t active_rows(const run_state& st) {
+        return static_cast<std::size_t>(std::count(st.res.cancelled.begin(), st.res.cancelled.end(), false));
+    }
+    static counter_rng rng(const generate_options& o, std::size_t b) {
+        return o.seeds.empty() ? counter_rng(o.seed, b) : counter_rng(o.seeds[b], 0);
+    }
+    static double seconds_since(clock_t::time_point t0) {
+        return std::chrono::duration<double>(clock_t::now() - t0).count();
     }
 
     token_id mask_token() const {
-        if constexpr (Model::noise == noise_kind::absorbing)
+        if constexpr (absorbing)
             return model_->mask_id();
         else
             return -1;  // uniform noise has no mask
     }
 
-    // Fills token, score, confidence and entropy of every candidate of row b.
-    void propose(std::size_t b, std::vector<sampler::candidate>& cs, const token_batch& x,
-                 const xt::xtensor<logit_type, 3>& logits, const xt::xtensor<logit_type, 3>& logits_u,
-                 const generate_options& o, const step_info& info, const sampler::reshape_info& shape,
-                 const counter_rng& g, std::vector<scratch>& work) const {
-        const std::size_t n = cs.size();
-        const unsigned threads = static_cast<unsigned>(std::min<std::size_t>(o.threads, n));
-        auto run_range = [&](unsigned w, std::size_t lo, std::size_t hi) {
-            for (std::size_t k = lo; k < hi; ++k) {
-                sampler::reshape_info r = shape;
-                r.position = cs[k].position;
-                r.current = x(b, cs[k].position);
-                propose_one(b, cs[k], logits, logits_u, o, info, r, g, work[w]);
-            }
-        };
-        if (threads <= 1) return run_range(0, 0, n);
-        std::vector<std::thread> pool;
-        const std::size_t chunk = (n + threads - 1) / threads;
-        for (unsigned w = 1; w < threads; ++w)
-            pool.emplace_back(run_range, w, std::min(n, w * chunk), std::min(n, (w + 1) * chunk));
-        run_range(0, 0, std::min(n, chunk));
-        for (auto& th : pool) th.join();
-    }
-
-    void propose_one(std::size_t b, sampler::candidate& c, const xt::xtensor<logit_type, 3>& logits,
-                     const xt::xtensor<logit_type, 3>& logits_u, const generate_options& o, const step_info& info,
-                     const sampler::reshape_info& shape, const counter_rng& g, scratch& w) const {
-        const std::size_t V = logits.shape(2), L = logits.shape(1);
-        const std::size_t src = detail::shifts_logits<Model>() && c.position > 0 ? c.position - 1 : c.position;
-        w.logits.resize(V);
-        w.probs.resize(V);
-        const logit_type* row = logits.data() + (b * L + src) * V;
-        if (o.cfg_scale > 0.0) {
-            // LLaDA unsupervised CFG: l_u + (w + 1)(l_c - l_u).
-            const logit_type* row_u = logits_u.data() + (b * L + src) * V;
-            for (std::size_t v = 0; v < V; ++v)
-                w.logits[v] = double(row_u[v]) + (o.cfg_scale + 1.0) * (double(row[v]) - double(row_u[v]));
+    // The model's pool when it has one (its threads already wait for work), else the decoder's.
+    simd::thread_pool& pool(const generate_options& o) {
+        if constexpr (requires { { model_->pool() } -> std::same_as<simd::thread_pool&>; }) {
+            return model_->pool();
         } else {
-            for (std::size_t v = 0; v < V; ++v) w.logits[v] = double(row[v]);
+            if (!own_pool_ || own_pool_->size() != o.threads)
+                own_pool_ = std::make_unique<simd::thread_pool>(std::max(1u, o.threads), 0);
+            return *own_pool_;
         }
-        if (o.suppress_eos)
-            for (token_id e : o.eos_ids) w.logits[static_cast<std::size_t>(e)] = -std::numeric_limits<double>::infinity();
-        if constexpr (requires { remask_.fuse_logits(b, c.position, std::span<double>(w.logits), info); })
-            remask_.fuse_logits(b, c.position, std::span<double>(w.logits), info);
-        // MDLM's SUBS "zero masking probability": a proposal is never the mask itself.
-        if constexpr (Model::noise == noise_kind::absorbing)
-            w.logits[static_cast<std::size_t>(model_->mask_id())] = -std::numeric_limits<double>::infinity();
-        const std::span<const double> raw(w.logits);
-        const double m = simd::row_max(w.logits.data(), V);
-        double z = 0.0;
-        for (double l : w.logits) z += std::exp(l - m);
-        const double log_z = m + std::log(z);
-
-        // p~: temperature (if > 0), top-k, top-p, softmax (Dream generation_utils.py sample_tokens).
-        std::copy(w.logits.begin(), w.logits.end(), w.probs.begin());
-        std::span<double> p(w.probs);
-        if (o.temperature > 0.0) apply_temperature(p, o.temperature);
-        if (o.top_k > 0) top_k_filter(p, o.top_k);
-        if (o.top_p < 1.0) top_p_filter(p, o.top_p);
-        softmax(p);
-        if constexpr (detail::has_reshape<Sampler>()) sampler_.reshape(p, shape);
-        const auto pos = static_cast<std::uint32_t>(c.position);
-        c.token = static_cast<token_id>(o.temperature > 0.0
-                                            ? sample_categorical(std::span<const double>(p), g, {streams::token, info.step, pos})
-                                            : argmax(std::span<const double>(p)));
-        c.confidence = p[static_cast<std::size_t>(c.token)];
-        double h = 0.0;
-        for (double q : p)
-            if (q > 0.0) h -= q * std::log(q);
-        c.entropy = h;
-        c.score = remask_.score(position_view{c.position, std::span<const double>(p), c.token, raw, log_z, b}, info, g);
-        if (o.eos_confidence_last && std::find(o.eos_ids.begin(), o.eos_ids.end(), c.token) != o.eos_ids.end())
-            c.score = -std::numeric_limits<double>::infinity();
     }
 
     Model* model_;
     Schedule schedule_;
     Remask remask_;
     Sampler sampler_;
+    std::unique_ptr<simd::thread_pool> own_pool_;
+    std::vector<proposal_scratch> work_;  // one per pool thread
+    sampler::step_scratch step_scratch_;
 };
 
 }  // namespace ddiff

@@ -2,7 +2,8 @@
 // get_log_likelihood.py estimates it: per mini-batch of b samples, k ~ U{1..l} and
 // x_j = round(linspace(k, k + (b - 1) l / b, b)), wrapped into [1, l] (stratified numbers of
 // masked tokens); sample j masks exactly x_j positions chosen uniformly, t_j = x_j / l, and
-//   loss_j = sum over masked i of -log p(x_0^i | x_t) / t_j          (nats for the sequence).
+//   loss_j = sum over masked i of -log p(x_0^i | x_t) / t_j          (nats for the sequence),
+// p(x_0^i | x_t) read from logit row i, or i - 1 for a model that shifts its logits (Dream).
 // The estimate is the mean of loss_j; its standard error comes from the independent
 // mini-batch means (the samples inside one mini-batch are stratified, not independent).
 #pragma once
@@ -48,10 +49,11 @@ double masked_sample_loss(Model& model, std::span<const token_id> ids, std::span
     const double alpha[] = {1.0 - t};
     model.denoise(x, alpha, logits);
     const std::size_t V = logits.shape(2);
+    const bool shift = policy::shift_logits(model);  // Dream: position i is predicted by row i - 1
     double loss = 0.0;
     for (std::size_t i = 0; i < L; ++i) {
         if (!mask[i]) continue;
-        const auto* row = logits.data() + i * V;
+        const auto* row = logits.data() + policy::logit_row(shift, i) * V;
         double m = -std::numeric_limits<double>::infinity();
         for (std::size_t v = 0; v < V; ++v) m = std::max(m, double(row[v]));
         double z = 0.0;

@@ -1,12 +1,13 @@
-// What a sampler (step rule) sees at one step of one sequence: the masked positions of the
-// active block with their proposals and scores, and the canvas to commit into.
+// What a sampler (step rule) sees at one step of one sequence: the positions of the active
+// block still to decide on, with their proposals and scores, and the canvas to commit into.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <numeric>
 #include <span>
 #include <vector>
 
@@ -16,46 +17,38 @@
 
 namespace ddiff::sampler {
 
-// One masked position of the active block.
+// One position to decide on (a masked one for absorbing noise) of the active block.
 struct candidate {
     std::size_t position = 0;  // index in the canvas
     token_id token = 0;        // x^, drawn from p~ (argmax at temperature 0)
     double score = 0.0;        // remasking score, higher = commit sooner (-inf: commit last)
     double confidence = 0.0;   // p~[x^]
-    double entropy = 0.0;      // H(p~) in nats
+    double entropy = 0.0;      // H(p~) in nats, when the sampler reads it (reads::entropy)
 };
 
-// What a sampler's optional reshape(probs, info) hook sees: it may replace p~ at one position
-// by the distribution the proposal must be drawn from (a posterior, a tau-leaping step).
-struct reshape_info {
-    std::size_t position = 0;
-    token_id current = 0;           // x_t at the position (the mask for masked positions)
-    double t = 1.0, s = 0.0;        // step times
-    double alpha_t = 0.0, alpha_s = 1.0;
-    double sigma_prime_t = 0.0;     // sigma'(t) = -alpha'(t) / alpha(t)
-    bool last = false;              // the final step of its block
+// Buffers a step reuses (the decoder owns one; nothing is allocated per step once warm).
+struct step_scratch {
+    std::vector<double> key, values;
+    std::vector<std::size_t> order;
 };
 
 struct step_context {
-    std::span<token_id> canvas;             // (len) the sequence being decoded
-    std::vector<candidate>& candidates;     // positions to decide on (masked ones for absorbing noise), by position
+    std::span<token_id> canvas;                     // (len) the sequence being decoded
+    std::span<candidate> candidates;                // positions to decide on, by position
+    std::span<const std::size_t> decoded = {};      // decoded (not given) positions of the block, unmasked
+    std::span<double> unmask_confidence = {};       // (len) p~[x^] when each position was decoded, -inf if masked
     token_id mask = 0;
-    std::uint32_t step = 0;                 // global step counter (keys the random draws)
-    std::uint32_t step_in_block = 0;        // 0-based
-    std::uint32_t steps_in_block = 1;       // planned steps for this block
-    std::size_t masked_at_block_start = 0;  // M of the block when it started
-    double t = 1.0, s = 0.0;                // step times (1 - j/S, 1 - (j+1)/S)
-    double alpha_t = 0.0, alpha_s = 1.0;    // the schedule at t and s
-    double* row_time = nullptr;             // adaptive samplers may move the row's clock
+    step_info info;                                 // step counters and times (info.time)
+    std::size_t masked_at_block_start = 0;          // M of the block when it started
+    double* row_time = nullptr;                     // adaptive samplers may move the row's clock
     const counter_rng* rng = nullptr;
-    std::size_t committed = 0;              // positions committed at this step
-    double alg_temp = 0.0;                  // > 0: commit_top draws positions (Dream alg_temp)
-    std::span<const std::size_t> decoded = {};  // decoded (not given) positions of the block, still unmasked
-    std::span<double> unmask_confidence = {};   // (len) p~[x^] when each position was decoded, -inf if masked
-    std::size_t remasked = 0;               // positions re-masked at this step
-    double sigma_prime_t = 0.0;             // sigma'(t) of the schedule (SEDD's Euler step)
+    double alg_temp = 0.0;                          // > 0: commit_top draws positions (Dream alg_temp)
+    step_scratch* scratch = nullptr;
+    std::size_t committed = 0;                      // positions committed at this step
+    std::size_t remasked = 0;                       // positions re-masked at this step
 
-    bool last_step() const { return step_in_block + 1 >= steps_in_block; }
+    bool last_step() const { return info.last; }
+    const step_times& time() const { return info.time; }
 
     void commit(const candidate& c) {
         canvas[c.position] = c.token;
@@ -71,20 +64,20 @@ struct step_context {
     }
 
     // Commits the k best-scored candidates; ties go to the lower position (as llama.cpp; torch's
-    // topk leaves tie order unspecified). k is clamped to the number of candidates, never beyond.
+    // topk leaves tie order unspecified). k is at most the number of candidates.
     // With alg_temp > 0 the k positions are instead drawn without replacement from
     // softmax(score / alg_temp) (Dream's alg_temp), by Gumbel-top-k in float64.
     void commit_top(std::size_t k) {
         k = std::min(k, candidates.size());
         if (k == 0) return;
-        std::vector<double> key(candidates.size());
+        auto& key = scratch->key;
+        key.resize(candidates.size());
         for (std::size_t i = 0; i < key.size(); ++i) {
             key[i] = candidates[i].score;
             if (alg_temp > 0.0 && std::isfinite(key[i]))
                 key[i] = key[i] / alg_temp - std::log(-std::log(uniform(streams::remask, candidates[i].position, 1)));
         }
-        std::vector<std::size_t> order(candidates.size());
-        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        auto& order = identity(candidates.size());
         std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
                           [&](std::size_t a, std::size_t b) {
                               if (key[a] != key[b]) return key[a] > key[b];
@@ -97,17 +90,25 @@ struct step_context {
         for (const auto& c : candidates) commit(c);
     }
 
-    // Candidate indices sorted by score, best first (ties to the lower position).
-    std::vector<std::size_t> ranked() const {
-        std::vector<std::size_t> order(candidates.size());
-        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    // Candidate indices sorted by `field` (score by default), best first, ties to the lower
+    // position. The span lives in the scratch until the next call.
+    std::span<const std::size_t> ranked(double candidate::*field = &candidate::score) {
+        auto& order = identity(candidates.size());
         std::stable_sort(order.begin(), order.end(),
-                         [&](std::size_t a, std::size_t b) { return candidates[a].score > candidates[b].score; });
+                         [&](std::size_t a, std::size_t b) { return candidates[a].*field > candidates[b].*field; });
         return order;
     }
 
     double uniform(std::uint32_t stream, std::size_t position, std::uint32_t index = 0) const {
-        return rng->uniform({stream, step, static_cast<std::uint32_t>(position)}, index);
+        return rng->uniform({stream, info.step, static_cast<std::uint32_t>(position)}, index);
+    }
+
+private:
+    std::vector<std::size_t>& identity(std::size_t n) {
+        auto& order = scratch->order;
+        order.resize(n);
+        std::iota(order.begin(), order.end(), std::size_t{0});
+        return order;
     }
 };
 

@@ -3,6 +3,9 @@
 //   decoded z_t:  keep w.p. 1 - sigma, re-mask w.p. sigma;
 //   masked z_t:   reveal x^ ~ p~ w.p. (alpha_s - (1 - sigma) alpha_t) / (1 - alpha_t), else stay masked;
 //   0 <= sigma <= sigma_max = (1 - alpha_s) / alpha_t.
+// Because decoded tokens can be re-masked, the reference runs every planned step; so does the
+// decoder (`remasks`), also when a block momentarily holds no mask (the loop phase, where
+// ReMDM's gain comes from, is all steps with alpha constant).
 #pragma once
 
 #include <algorithm>
@@ -20,42 +23,51 @@ enum class remdm_strategy {
     loop,     // sigma = eta where the schedule holds alpha constant (schedule::remdm_loop), else 0; eta 0.02
 };
 
+// The reference's default eta of each strategy (remdm's configs).
+constexpr double remdm_default_eta(remdm_strategy s) {
+    switch (s) {
+        case remdm_strategy::cap: return 0.008;
+        case remdm_strategy::rescale: return 0.015;
+        case remdm_strategy::conf: return 1.0;
+        case remdm_strategy::loop: return 0.02;
+    }
+    return 0.0;
+}
+
+template <remdm_strategy Strategy>
 struct remdm {
     using sampler_concept = sampler_tag;
-    static constexpr const char* name = "remdm";
-    remdm_strategy strategy = remdm_strategy::cap;
-    double eta = 0.008;
+    static constexpr const char* name = Strategy == remdm_strategy::cap       ? "remdm_cap"
+                                        : Strategy == remdm_strategy::rescale ? "remdm_rescale"
+                                        : Strategy == remdm_strategy::conf    ? "remdm_conf"
+                                                                              : "remdm_loop";
+    static constexpr bool remasks = true;
+    static constexpr ddiff::reads reads = reads_none;
+    double eta = remdm_default_eta(Strategy);
 
-    static double default_eta(remdm_strategy s) {
-        switch (s) {
-            case remdm_strategy::cap: return 0.008;
-            case remdm_strategy::rescale: return 0.015;
-            case remdm_strategy::conf: return 1.0;
-            case remdm_strategy::loop: return 0.02;
-        }
-        return 0.0;
-    }
+    remdm() = default;
+    explicit remdm(double eta_) : eta(eta_) { ddiff::detail::require(eta >= 0.0, name, "eta", eta, ">= 0"); }
 
     void step(step_context& c) const {
-        ddiff::detail::require(eta >= 0.0, name, "eta", eta, ">= 0");
         if (c.last_step()) return c.commit_all();  // MDLM's final noise removal
-        const double a_t = c.alpha_t, a_s = c.alpha_s;
+        const double a_t = c.time().alpha_t, a_s = c.time().alpha_s;
         const double sigma_max = a_t > 0.0 ? (1.0 - a_s) / a_t : 1.0;
         double sigma = 0.0;
-        switch (strategy) {
-            case remdm_strategy::cap: sigma = std::min(eta, sigma_max); break;
-            case remdm_strategy::rescale: sigma = eta * std::min(1.0, sigma_max); break;
-            case remdm_strategy::loop: sigma = a_s == a_t ? std::min(eta, 1.0) : 0.0; break;
-            case remdm_strategy::conf: sigma = 0.0; break;  // per position below
-        }
-        // Re-mask decisions for decoded positions (conf: softmax of -confidence over them).
-        std::vector<double> sig(c.decoded.size(), sigma);
-        if (strategy == remdm_strategy::conf && !c.decoded.empty()) {
-            double mx = -std::numeric_limits<double>::infinity();
-            for (std::size_t p : c.decoded) mx = std::max(mx, -c.unmask_confidence[p]);
-            double z = 0.0;
-            for (std::size_t k = 0; k < sig.size(); ++k) z += (sig[k] = std::exp(-c.unmask_confidence[c.decoded[k]] - mx));
-            for (double& v : sig) v = eta * v / z * std::min(1.0, sigma_max);
+        if constexpr (Strategy == remdm_strategy::cap) sigma = std::min(eta, sigma_max);
+        if constexpr (Strategy == remdm_strategy::rescale) sigma = eta * std::min(1.0, sigma_max);
+        if constexpr (Strategy == remdm_strategy::loop) sigma = a_s == a_t ? std::min(eta, 1.0) : 0.0;
+        // Re-mask probabilities of the decoded positions (conf: softmax of -confidence over them).
+        auto& sig = c.scratch->values;
+        sig.assign(c.decoded.size(), sigma);
+        if constexpr (Strategy == remdm_strategy::conf) {
+            if (!c.decoded.empty()) {
+                double mx = -std::numeric_limits<double>::infinity();
+                for (std::size_t p : c.decoded) mx = std::max(mx, -c.unmask_confidence[p]);
+                double z = 0.0;
+                for (std::size_t k = 0; k < sig.size(); ++k)
+                    z += (sig[k] = std::exp(-c.unmask_confidence[c.decoded[k]] - mx));
+                for (double& v : sig) v = eta * v / z * std::min(1.0, sigma_max);
+            }
         }
         const double reveal_base = a_t < 1.0 ? 1.0 / (1.0 - a_t) : 0.0;
         const double reveal = std::clamp((a_s - (1.0 - sigma) * a_t) * reveal_base, 0.0, 1.0);
@@ -65,5 +77,10 @@ struct remdm {
             if (c.uniform(streams::remask, c.decoded[k], 3) < sig[k]) c.remask(c.decoded[k]);
     }
 };
+
+using remdm_cap = remdm<remdm_strategy::cap>;
+using remdm_rescale = remdm<remdm_strategy::rescale>;
+using remdm_conf = remdm<remdm_strategy::conf>;
+using remdm_loop = remdm<remdm_strategy::loop>;
 
 }  // namespace ddiff::sampler

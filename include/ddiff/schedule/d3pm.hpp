@@ -14,7 +14,7 @@ namespace ddiff::schedule {
 
 enum class d3pm_kind {
     jsd,     // beta_k = 1 / (T - k + 1): alpha_bar_k = 1 - k / T exactly
-    linear,  // beta_j = beta_start + (beta_end - beta_start) j / T, j = 0..T-1
+    linear,  // np.linspace(beta_start, beta_end, T): beta_j = beta_start + (beta_end - beta_start) j / (T - 1), j = 0..T-1
     cosine,  // f(k) = cos((k / T + s) / (1 + s) pi / 2), s = 0.008 (D3PM uses cos, not cos^2),
              // beta_k = min(1 - f(k) / f(k - 1), 0.999)
 };
@@ -39,8 +39,9 @@ public:
             double b = 0.0;
             switch (kind) {
                 case d3pm_kind::jsd: b = 1.0 / (T - static_cast<double>(k) + 1.0); break;
-                case d3pm_kind::linear:
-                    b = beta_start + (beta_end - beta_start) * static_cast<double>(k - 1) / T;
+                case d3pm_kind::linear:  // np.linspace includes both ends (one step: beta_start)
+                    b = steps == 1 ? beta_start
+                                   : beta_start + (beta_end - beta_start) * static_cast<double>(k - 1) / (T - 1.0);
                     break;
                 case d3pm_kind::cosine: {
                     auto f = [&](double k_) {

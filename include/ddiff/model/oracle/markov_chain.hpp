@@ -16,7 +16,7 @@
 
 #include "ddiff/core/error.hpp"
 #include "ddiff/core/rng.hpp"
-#include "ddiff/core/sampling.hpp"
+#include "ddiff/math/sampling.hpp"
 #include "ddiff/core/types.hpp"
 
 namespace ddiff::oracle {

@@ -1,4 +1,4 @@
-// Tests for core/logits.hpp against plain scalar references, for odd sizes and extreme values.
+// Tests for math/logits.hpp against plain scalar references, for odd sizes and extreme values.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "../support/tolerance.hpp"
-#include "ddiff/core/logits.hpp"
+#include "ddiff/math/logits.hpp"
 
 using namespace ddiff;
 namespace {

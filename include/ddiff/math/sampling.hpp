@@ -9,7 +9,7 @@
 #include <span>
 
 #include "ddiff/core/error.hpp"
-#include "ddiff/core/logits.hpp"
+#include "ddiff/math/logits.hpp"
 #include "ddiff/core/rng.hpp"
 
 namespace ddiff {

@@ -1,4 +1,4 @@
-// Tests for core/sampling.hpp: chi-square goodness of fit against the weights, determinism,
+// Tests for math/sampling.hpp: chi-square goodness of fit against the weights, determinism,
 // edge cases and errors.
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "../support/stats.hpp"
-#include "ddiff/core/sampling.hpp"
+#include "ddiff/math/sampling.hpp"
 
 using namespace ddiff;
 

@@ -1,5 +1,7 @@
 // Logits utilities on one row (a position's scores over the vocabulary): softmax, log-softmax,
-// temperature, top-k and top-p filtering, argmax. Hot loops run on simd/rows.hpp.
+// temperature, top-k and top-p filtering, argmax. Hot loops run on simd/rows.hpp (math/ sits
+// above simd/, which sits above core/). The filters take caller-owned scratch so that a decode
+// loop allocates nothing per position; the overloads without scratch allocate.
 #pragma once
 
 #include <algorithm>
@@ -73,27 +75,34 @@ void apply_temperature(std::span<T> logits, double temperature) {
 // Keep the k largest logits, set the rest to -inf. As Dream's top_k_logits: everything strictly
 // below the k-th largest value is removed, so ties with the k-th value are kept.
 template <class T>
-void top_k_filter(std::span<T> logits, std::size_t k) {
+void top_k_filter(std::span<T> logits, std::size_t k, std::vector<T>& scratch) {
     detail::require(k >= 1, "top_k_filter", "k", k, "k >= 1 (use no filter to disable)");
     if (k >= logits.size()) return;
-    std::vector<T> tmp(logits.begin(), logits.end());
-    std::nth_element(tmp.begin(), tmp.begin() + static_cast<std::ptrdiff_t>(k - 1), tmp.end(), std::greater<T>{});
-    const T kth = tmp[k - 1];
+    scratch.assign(logits.begin(), logits.end());
+    std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k - 1), scratch.end(),
+                     std::greater<T>{});
+    const T kth = scratch[k - 1];
     for (auto& v : logits)
         if (v < kth) v = -std::numeric_limits<T>::infinity();
+}
+
+template <class T>
+void top_k_filter(std::span<T> logits, std::size_t k) {
+    std::vector<T> scratch;
+    top_k_filter(logits, k, scratch);
 }
 
 // Nucleus filter, as Dream's top_p_logits: sort descending, keep the shortest prefix whose
 // cumulative probability exceeds p (the token that crosses p is kept), remove the rest.
 // Ties in the sort are broken towards the lower index. p in (0, 1]; p = 1 keeps everything.
 template <class T>
-void top_p_filter(std::span<T> logits, double p) {
+void top_p_filter(std::span<T> logits, double p, std::vector<std::size_t>& order, std::vector<T>& probs) {
     detail::require(p > 0.0 && p <= 1.0, "top_p_filter", "p", p, "a value in (0, 1]");
     if (p >= 1.0 || logits.empty()) return;
-    std::vector<std::size_t> order(logits.size());
+    order.resize(logits.size());
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return logits[a] > logits[b]; });
-    std::vector<T> probs(logits.size());
+    probs.resize(logits.size());
     softmax(std::span<const T>(logits), std::span<T>(probs));
     double cumulative = 0.0;
     bool crossed = false;
@@ -102,6 +111,13 @@ void top_p_filter(std::span<T> logits, double p) {
         cumulative += static_cast<double>(probs[order[j]]);
         if (cumulative > p) crossed = true;
     }
+}
+
+template <class T>
+void top_p_filter(std::span<T> logits, double p) {
+    std::vector<std::size_t> order;
+    std::vector<T> probs;
+    top_p_filter(logits, p, order, probs);
 }
 
 }  // namespace ddiff
