@@ -18,7 +18,10 @@
 // The child alone gets an environment without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (OpenBLAS's
 // AVX-512 kernel); this process keeps its own environment and does not link OpenBLAS.
 //
+// BM_selection_v126k  the selection work between model calls at LLaDA's vocabulary (below).
+//
 // Own flags (before Google Benchmark's): --checkpoint=DIR (default /tmp/ddiff_bench_llada),
+// --checkpoint_v126k=DIR (default /tmp/ddiff_bench_llada_v126k),
 // --python=PATH (/usr/bin/python3), --torch_script=PATH, --torch=0 (ddiff only); --gen_length=N
 // and --steps=N change the decode (defaults 256 and 64, the issue's; for quick checks only).
 #include <benchmark/benchmark.h>
@@ -57,6 +60,7 @@ std::uint32_t steps = 64;
 
 struct settings {
     std::string checkpoint = "/tmp/ddiff_bench_llada";
+    std::string checkpoint_v126k = "/tmp/ddiff_bench_llada_v126k";
     std::string python = "/usr/bin/python3";
     std::string torch_script = DDIFF_SOURCE_DIR "/tools/bench/torch_decode.py";
     bool torch = true;
@@ -176,19 +180,22 @@ void BM_decode_ddiff(benchmark::State& state) {
     static double process_peak_mb = 0;
     process_peak_mb = std::max(process_peak_mb, maxrss_mb());
     const bool reset = reset_peak_rss();
-    double wall = 0, nfe = 0;
+    double wall = 0, nfe = 0, select = 0, steps_run = 0;
     m.calls.clear();
     for (auto _ : state) {
         const auto t0 = clk::now();
         auto res = dec.generate(prompt, o);
         wall += std::chrono::duration<double>(clk::now() - t0).count();
         nfe += double(res.nfe);
+        select += res.select_seconds;
+        steps_run += double(res.steps);
         ddiff_tokens.assign(res.tokens.begin() + prompt_length, res.tokens.end());
         benchmark::DoNotOptimize(res.tokens.data());
     }
     const double iters = double(state.iterations());
     state.counters["ms_per_call"] = 1000.0 * wall / nfe;
     state.counters["forward_ms"] = median(m.calls);
+    state.counters["select_ms_per_step"] = 1000.0 * select / steps_run;
     state.counters["tokens_per_s"] = double(gen_length) * iters / wall;
     state.counters["nfe"] = nfe / iters;
     process_peak_mb = std::max(process_peak_mb, maxrss_mb());
@@ -348,8 +355,43 @@ void BM_decode_cache(benchmark::State& state) {
     state.SetLabel(name(mode));
 }
 
+// The selection work (everything between two model calls: proposals, scores, commits) at
+// LLaDA-8B's vocabulary, 126,464: the same model shape with that vocabulary
+// (make_bench_checkpoint.py --vocab 126464), 32 prompt + 256 masked positions, one block,
+// temperature 0, low_confidence + top_k, 2 threads. select_share = selection time per step /
+// model-call time per step (the decoder's own clocks, generate_result).
+void BM_selection_v126k(benchmark::State& state) {
+    const std::filesystem::path dir = opt.checkpoint_v126k;
+    if (!std::filesystem::exists(dir / "config.json")) {
+        state.SkipWithError(("no checkpoint in " + dir.string() + ": run /usr/bin/python3 "
+                             "tools/bench/make_bench_checkpoint.py --vocab 126464 first").c_str());
+        return;
+    }
+    static std::unique_ptr<model::llada<>> m;
+    if (!m) m = std::make_unique<model::llada<>>(model::llada<>::load(dir, model::load_options{.threads = threads}));
+    decoder<model::llada<>, schedule::log_linear, remask::low_confidence, sampler::top_k> dec(*m);
+    const generate_options o = decode_options(0);
+    sequence prompt = xt::zeros<token_id>({prompt_length});
+    for (std::size_t i = 0; i < prompt_length; ++i) prompt(i) = token_id((i * 97 + 13) % 126000);
+    double select = 0, forward = 0, steps_run = 0, nfe = 0;
+    for (auto _ : state) {
+        const auto res = dec.generate(prompt, o);
+        select += res.select_seconds;
+        forward += res.forward_seconds;
+        steps_run += double(res.steps);
+        nfe += double(res.nfe);
+        benchmark::DoNotOptimize(res.tokens.data());
+    }
+    state.counters["select_ms_per_step"] = 1000.0 * select / steps_run;
+    state.counters["forward_ms_per_call"] = 1000.0 * forward / nfe;
+    state.counters["select_share"] = select / forward;
+    state.counters["vocab"] = double(m->vocab_size());
+    state.SetLabel("ddiff, vocabulary 126464");
+}
+
 // Each repetition is one decode (~10 s); --benchmark_repetitions sets how many.
 BENCHMARK(BM_decode_ddiff)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_selection_v126k)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_decode_cache)->ArgName("cache")->Arg(0)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 // omp_passive:0 as PyTorch starts; omp_passive:1 with OMP_WAIT_POLICY=PASSIVE (faster here).
 BENCHMARK(BM_decode_torch)->ArgName("omp_passive")->Arg(0)->Arg(1)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
@@ -363,6 +405,7 @@ void parse_own_flags(int& argc, char** argv) {
             return a.rfind(k, 0) == 0 ? std::optional<std::string>(a.substr(k.size())) : std::nullopt;
         };
         if (auto v = val("checkpoint")) opt.checkpoint = *v;
+        else if (auto v0 = val("checkpoint_v126k")) opt.checkpoint_v126k = *v0;
         else if (auto v2 = val("python")) opt.python = *v2;
         else if (auto v3 = val("torch_script")) opt.torch_script = *v3;
         else if (auto v4 = val("torch")) opt.torch = *v4 != "0";

@@ -3,7 +3,7 @@
 # packages are installed, and apt-get update runs only when something is missing).
 set -euo pipefail
 packages=(cmake g++ ninja-build libxtensor-dev libxsimd-dev xtl-dev doctest-dev libbenchmark-dev
-          nlohmann-json3-dev)
+          nlohmann-json3-dev libcli11-dev)
 # Optional, for the benchmarks only (bench_gemm's OpenBLAS comparison, docs/performance.md):
 # scripts/install-deps.sh --bench
 if [ "${1:-}" = "--bench" ]; then

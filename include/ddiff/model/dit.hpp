@@ -25,10 +25,10 @@
 //   models. An unmasked position of an absorbing chain is clean, so it is carried over.
 // * Time conditioning: SEDD is always conditioned on sigma. MDLM checkpoints with
 //   time_conditioning false (mdlm-owt) feed sigma = 0 whatever the noise level
-//   (Diffusion._process_sigma), so their output ignores alpha. The decoder reads the compile-time
-//   trait time_conditioned, which is true for this class: an MDLM checkpoint without time
-//   conditioning then costs a model call in steps where nothing changed (the decoder's cache is
-//   off), but it is never given a stale output.
+//   (Diffusion._process_sigma), so their output ignores alpha. The decoder reads the run-time
+//   trait time_conditioned() (uses_sigma()): for such a checkpoint it reuses the last output
+//   when a step changed nothing, as MDLM's ddpm_cache does; SEDD and time-conditioned MDLM
+//   checkpoints are called at every step.
 #pragma once
 
 #include <algorithm>
@@ -132,9 +132,6 @@ public:
     using denoiser_concept = denoiser_tag;
     using logit_type = float;
     static constexpr noise_kind noise = noise_kind::absorbing;
-    // True for every checkpoint; an MDLM one with time_conditioning false ignores alpha (see the
-    // file comment).
-    static constexpr bool time_conditioned = true;
 
     static dit load(const std::filesystem::path& dir, const load_options& o = {}) {
         const auto cfg = dit_config::from_json(io::json_config::load(dir / "config.json"));
@@ -187,6 +184,10 @@ public:
     std::size_t vocab_size() const noexcept { return cfg_.vocab_size; }
     token_id mask_id() const noexcept { return cfg_.mask_id; }
     std::size_t threads() const noexcept { return pool_->size(); }
+    simd::thread_pool& pool() noexcept { return *pool_; }  // the decoder runs its per-position work here
+    // The decoder's trait: an MDLM checkpoint with time_conditioning false ignores alpha, so an
+    // unchanged input may reuse the last output (MDLM's ddpm_cache).
+    bool time_conditioned() const noexcept { return uses_sigma(); }
 
     // Whether the output depends on the noise level (false: MDLM with time_conditioning false).
     bool uses_sigma() const noexcept { return cfg_.variant == dit_variant::sedd || cfg_.time_conditioning; }

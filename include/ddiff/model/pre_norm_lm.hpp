@@ -11,18 +11,12 @@
 
 #include "ddiff/core/error.hpp"
 #include "ddiff/core/types.hpp"
+#include "ddiff/model/kv_cache.hpp"
 #include "ddiff/nn/blocks.hpp"
 #include "ddiff/nn/embedding.hpp"
 #include "ddiff/nn/lm_head.hpp"
 
 namespace ddiff::model {
-
-// Keys and values of every layer for one sequence (Fast-dLLM's prefix and dual caches; see
-// pre_norm_lm::forward_cached). Empty until a full pass fills it.
-struct kv_cache {
-    std::size_t tokens = 0;    // positions held; 0 = empty
-    std::vector<float> k, v;   // per layer (tokens, n_kv_heads * head_dim), layers one after another
-};
 
 template <class Arch = simd::default_arch>
 class pre_norm_lm {
@@ -35,6 +29,7 @@ public:
     nn::lm_head<nn::rms_norm<Arch>, Arch> head;
 
     std::size_t threads() const noexcept { return pool_->size(); }
+    simd::thread_pool& pool() noexcept { return *pool_; }
 
     // ids (T); positions (T) RoPE positions, or nullptr for 0..T-1; key_valid (T) or nullptr
     // (0 = a padding key no query attends to); out (T, head.vocab()).

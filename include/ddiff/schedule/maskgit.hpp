@@ -81,4 +81,10 @@ private:
     double n_;
 };
 
+// MaskGIT's default cosine schedule as a type of its own (the run-time registry key).
+struct maskgit_cosine : maskgit {
+    static constexpr const char* name = "maskgit_cosine";
+    maskgit_cosine() : maskgit(maskgit_kind::cosine) {}
+};
+
 }  // namespace ddiff::schedule

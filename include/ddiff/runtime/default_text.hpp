@@ -1,7 +1,7 @@
 // The default corpus of the oracle model: Genesis 1:1-13, King James Version (public domain).
 #pragma once
 
-namespace ddiff::cli {
+namespace ddiff::runtime {
 inline constexpr const char* default_text =
     "In the beginning God created the heaven and the earth. And the earth was without form, and void; "
     "and darkness was upon the face of the deep. And the Spirit of God moved upon the face of the waters. "
@@ -18,4 +18,4 @@ inline constexpr const char* default_text =
     "earth: and it was so. And the earth brought forth grass, and herb yielding seed after his kind, and the "
     "tree yielding fruit, whose seed was in itself, after his kind: and God saw that it was good. And the "
     "evening and the morning were the third day.";
-}  // namespace ddiff::cli
+}  // namespace ddiff::runtime

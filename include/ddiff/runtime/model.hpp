@@ -1,0 +1,83 @@
+// Any absorbing-noise model the run-time front end opens, behind one denoiser type: a loaded
+// checkpoint (LLaDA, Dream, MDLM, SEDD) or the exact Markov oracle. The model is reached
+// through a virtual interface, so a translation unit that decodes with it compiles the decoder
+// only, never the model (checkpoint.hpp instantiates the models, in the one place that opens
+// them). Its facts (vocabulary, mask, logit shift, time conditioning, KV cache) are asked of
+// the loaded model, never restated. Also: the text codec of a model (its tokenizer).
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ddiff/core/concepts.hpp"
+#include "ddiff/core/error.hpp"
+#include "ddiff/model/kv_cache.hpp"
+#include "ddiff/simd/thread_pool.hpp"
+
+namespace ddiff::runtime {
+
+// What a front end shows and checks of a model.
+struct model_info {
+    std::string kind;        // llada, Dream, mdlm, sedd, markov
+    std::string source;      // the spec it was opened from
+    noise_kind noise = noise_kind::absorbing;
+    std::size_t vocab = 0;
+    token_id mask = -1;      // -1: uniform noise, no mask
+    bool shift_logits = false, time_conditioned = false, kv_cache = false;
+    std::size_t max_length = 0;  // longest sequence the model accepts (0: any)
+};
+
+// Text to ids and back for a model.
+class text_codec {
+public:
+    virtual ~text_codec() = default;
+    virtual std::vector<token_id> encode(std::string_view text) const = 0;
+    // The text of ids; masked positions (id == mask) as '_' when show_masks, else skipped.
+    virtual std::string decode(std::span<const token_id> ids, token_id mask, bool show_masks) const = 0;
+};
+
+// The interface a loaded model implements (checkpoint.hpp).
+class model_impl {
+public:
+    virtual ~model_impl() = default;
+    virtual const model_info& info() const = 0;
+    virtual simd::thread_pool& pool() = 0;
+    virtual void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) = 0;
+    virtual void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, model::kv_cache& cache,
+                                float* out) = 0;
+};
+
+class any_model {
+public:
+    using denoiser_concept = denoiser_tag;
+    using logit_type = float;
+    using cache_type = model::kv_cache;
+    static constexpr noise_kind noise = noise_kind::absorbing;
+
+    explicit any_model(std::unique_ptr<model_impl> impl) : impl_(std::move(impl)) {}
+
+    const model_info& info() const { return impl_->info(); }
+    std::size_t vocab_size() const { return info().vocab; }
+    token_id mask_id() const { return info().mask; }
+    bool shift_logits() const { return info().shift_logits; }
+    bool time_conditioned() const { return info().time_conditioned; }
+    simd::thread_pool& pool() { return impl_->pool(); }
+
+    void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {
+        impl_->denoise(x, alpha, out);
+    }
+    // Fast-dLLM's caches; a model without one (the DiT, the oracle) throws (the session checks
+    // info().kv_cache before it decodes).
+    void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, cache_type& cache,
+                        float* out) {
+        impl_->forward_cached(ids, first, count, cache, out);
+    }
+
+private:
+    std::unique_ptr<model_impl> impl_;
+};
+
+}  // namespace ddiff::runtime

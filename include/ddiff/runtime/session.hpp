@@ -1,0 +1,151 @@
+// The session API of the run-time front end, which the CLI and the server drive: open a model
+// (kind detected), then decode requests whose policies are given by name, with a per-step
+// callback (canvas, committed positions, model calls, timing) that may cancel a row.
+//
+//   auto s = ddiff::runtime::session::open({.model = "models/kjv-char"});
+//   ddiff::runtime::decode_request r;
+//   r.prompt = s.codec()->encode("In the beginning");
+//   r.options.sampler = "threshold";
+//   auto out = s.decode(r);                       // out.tokens (rows, len)
+//
+// The decode of each step rule is a separate function template, run_decode<Model, Sampler>
+// (runtime/decode.hpp). A program that includes runtime/all.hpp gets them instantiated where
+// it calls decode(); one that wants a parallel build includes this header and instantiates
+// them in translation units of its own (tools/ddiff/decode_*.cpp).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "ddiff/decoder/options.hpp"
+#include "ddiff/model/oracle/markov_oracle.hpp"
+#include "ddiff/runtime/model.hpp"
+#include "ddiff/runtime/options.hpp"
+#include "ddiff/runtime/registry.hpp"
+
+namespace ddiff::runtime {
+
+// One step of one row, as a front end sees it.
+struct step_event {
+    std::size_t row = 0;
+    std::uint32_t step = 0;                 // global step
+    std::size_t block = 0;
+    std::span<const token_id> canvas;       // this row after the step (valid during the call)
+    std::span<const std::size_t> committed; // positions committed at this step
+    std::size_t nfe = 0;                    // model calls so far
+    double forward_seconds = 0.0;           // this step's model call(s)
+};
+// Returns false to cancel the row (its remaining masks stay).
+using step_callback = std::function<bool(const step_event&)>;
+
+struct decode_request {
+    std::vector<token_id> prompt;                  // kept fixed, followed by options.length generated positions
+    std::optional<std::vector<token_id>> canvas;   // infilling instead: every mask regenerated, the rest kept
+    decode_options options;
+    std::vector<std::uint64_t> seeds;              // one row per seed; empty: one row with options.seed
+};
+
+struct decode_result {
+    token_batch tokens;              // (rows, len) the final canvases, prompt included
+    std::size_t prompt_length = 0;   // positions before the generated region (0 for infilling)
+    std::size_t nfe = 0, steps = 0;
+    double seconds = 0.0, forward_seconds = 0.0, select_seconds = 0.0;
+    std::vector<bool> cancelled;
+};
+
+// What run_decode needs besides the model and the step rule.
+struct decode_job {
+    token_batch canvas;              // (rows, len) for infilling, or the prompts (rows, prompt length)
+    bool infill = false;
+    any_schedule schedule;
+    any_remask remask;
+    generate_options options;
+    const step_callback* callback = nullptr;
+};
+
+// Defined in runtime/decode.hpp (one instantiation per step rule).
+template <class Model, class Sampler>
+decode_result run_decode(Model& model, decode_job job, Sampler sampler);
+
+class session {
+public:
+    using uniform_model = oracle::uniform_markov_oracle;
+
+    // Opens a model (runtime/checkpoint.hpp's open_model, in the translation unit that includes
+    // it): see session_open.hpp.
+    static session open(const model_options& o);
+
+    session(model_info info, std::unique_ptr<any_model> absorbing, std::unique_ptr<uniform_model> uniform,
+            std::unique_ptr<text_codec> codec, std::size_t threads)
+        : info_(std::move(info)), absorbing_(std::move(absorbing)), uniform_(std::move(uniform)),
+          codec_(std::move(codec)), threads_(threads) {}
+
+    const model_info& info() const noexcept { return info_; }
+    const text_codec* codec() const noexcept { return codec_.get(); }
+    // The absorbing-noise model itself (likelihoods, benchmarks); an option_error for the
+    // uniform-noise oracle.
+    any_model& model() {
+        if (!absorbing_) throw option_error("noise", "uniform", "absorbing (this needs a model with a mask token)");
+        return *absorbing_;
+    }
+    bool uniform() const noexcept { return info_.noise == noise_kind::uniform; }
+
+    // Checks the request against the model (names, ranges, ids, cache support) without decoding.
+    void validate(decode_request& r) const {
+        r.options.validate(uniform());
+        const field_info eos{.name = "eos_ids"}, prompt{.name = "prompt_ids"};
+        check_ids(eos, r.options.eos_ids, info_.vocab);
+        check_ids(prompt, r.prompt, info_.vocab);
+        if (r.canvas) {
+            if (uniform())
+                throw option_error("infill", "", "an absorbing-noise model (infilling marks positions with the mask)");
+            check_ids(field_info{.name = "infill"}, *r.canvas, info_.vocab);
+        }
+        if (r.options.cache_mode() != kv_cache_mode::none && !info_.kv_cache)
+            throw option_error("cache", r.options.cache,
+                               "none: this " + info_.kind + " model has no KV cache (needs a model with a KV cache: "
+                               "LLaDA, Dream)");
+        const std::size_t len = (r.canvas ? r.canvas->size() : r.prompt.size() + r.options.length);
+        if (info_.max_length && len > info_.max_length)
+            throw option_error("length", std::to_string(len),
+                               "at most " + std::to_string(info_.max_length) + " positions in all (the model's maximum)");
+    }
+
+    decode_result decode(decode_request r, const step_callback& callback = {}) {
+        validate(r);
+        const auto start = std::chrono::steady_clock::now();
+        decode_job job{.schedule = any_schedule::make(r.options.schedule, r.options.params),
+                       .remask = any_remask::make(r.options.remask, r.options.params),
+                       .options = r.options.generate(threads_),
+                       .callback = callback ? &callback : nullptr};
+        const std::size_t rows = std::max<std::size_t>(1, r.seeds.size());
+        job.options.seeds = r.seeds;
+        const auto& src = r.canvas ? *r.canvas : r.prompt;
+        job.infill = r.canvas.has_value();
+        job.canvas = xt::zeros<token_id>({rows, src.size()});
+        for (std::size_t b = 0; b < rows; ++b) std::copy(src.begin(), src.end(), job.canvas.begin() + b * src.size());
+        decode_result res = dispatch_sampler(uniform(), r.options.sampler, r.options.params,
+                                             [&]<class S>(S sampler) -> decode_result {
+                                                 if constexpr (policy::noise_of<S>() == noise_kind::uniform)
+                                                     return run_decode<uniform_model, S>(*uniform_, std::move(job), sampler);
+                                                 else
+                                                     return run_decode<any_model, S>(*absorbing_, std::move(job), sampler);
+                                             });
+        res.prompt_length = r.canvas ? 0 : r.prompt.size();
+        res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        return res;
+    }
+
+private:
+    model_info info_;
+    std::unique_ptr<any_model> absorbing_;
+    std::unique_ptr<uniform_model> uniform_;
+    std::unique_ptr<text_codec> codec_;
+    std::size_t threads_ = 1;
+};
+
+}  // namespace ddiff::runtime

@@ -1,0 +1,166 @@
+// The run-time front end: the registry's names and errors, option fields (ranges as printed
+// are the ranges accepted), and the session: a decode named at run time equals the decoder
+// composed at compile time, per-row seeds, cancellation, and the model facts it reports.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "ddiff/decoder/decoder.hpp"
+#include "ddiff/model/llada.hpp"
+#include "ddiff/model/dream.hpp"
+#include "ddiff/runtime/session.hpp"
+
+// The program's compiled session opener (tools/ddiff/session.cpp, linked into this test).
+namespace ddiff::cli {
+runtime::session open_session(const runtime::model_options& o);
+}
+
+using namespace ddiff;
+using runtime::option_error;
+namespace fs = std::filesystem;
+
+namespace {
+const fs::path models = fs::path(DDIFF_TEST_DATA) / "models";
+
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const option_error& e) {
+        return e.what();
+    }
+    return "(no option_error)";
+}
+}  // namespace
+
+TEST_CASE("registry: unique names per family, unknown names list the valid ones") {
+    for (const auto& list : {runtime::names(runtime::schedules{}), runtime::names(runtime::remasks{}),
+                             runtime::names(runtime::absorbing_samplers{}), runtime::names(runtime::uniform_samplers{})}) {
+        const std::set<std::string_view> unique(list.begin(), list.end());
+        CHECK(unique.size() == list.size());
+    }
+    CHECK(runtime::any_schedule::make("maskgit_cosine").alpha(0.5) == doctest::Approx(1.0 - std::cos(schedule::pi / 4)));
+    CHECK(std::string(runtime::any_remask::make("klass").name()) == "klass");
+    CHECK(error_of([] { runtime::any_remask::make("nope"); }) ==
+          "remask = 'nope', expected one of: low_confidence, random, confidence, margin, entropy, maskgit_gumbel, credit, "
+          "klass");
+    // The knobs reach the factories.
+    runtime::policy_params k;
+    k.threshold = 0.7;
+    const auto name = runtime::dispatch_sampler(false, "threshold", k, [&]<class S>(S s) {
+        if constexpr (std::is_same_v<S, sampler::threshold>) return s.tau;
+        return -1.0;
+    });
+    CHECK(name == 0.7);
+    k.eta.reset();
+    CHECK(runtime::dispatch_sampler(false, "remdm_rescale", k, [&]<class S>(S s) {
+              if constexpr (requires { s.eta; }) return s.eta;
+              return -1.0;
+          }) == 0.015);
+}
+
+TEST_CASE("option fields: the range an error prints is the range accepted") {
+    runtime::decode_options o;
+    const runtime::field_info steps{"steps", "N", "", 1.0, 1 << 20};
+    std::uint32_t v = 0;
+    CHECK(error_of([&] { runtime::parse_field(steps, "0", v); }) == "steps = '0', expected an integer in [1, 1048576]");
+    CHECK_NOTHROW(runtime::parse_field(steps, "1", v));
+    CHECK(v == 1);
+    CHECK(error_of([&] { runtime::parse_field(steps, "2x", v); }) == "steps = '2x', expected an integer in [1, 1048576]");
+    runtime::model_options m;
+    double d = 0;
+    m.for_each_field([&](const runtime::field_info& f, auto&) {
+        if (f.name != "smoothing") return;
+        CHECK(error_of([&] { runtime::parse_field(f, "0", d); }) ==
+              "smoothing = '0', expected a number in (0, 1000000000000]");
+        CHECK_NOTHROW(runtime::parse_field(f, "1e-9", d));
+    });
+    o.top_p = 0.0;
+    CHECK(error_of([&] { o.validate(false); }) == "top_p = '0', expected a number in (0, 1]");
+    o.top_p = 1.0;
+    o.sampler = "duo";
+    CHECK(error_of([&] { o.validate(false); }).find("sampler = 'duo', expected one of: top_k") == 0);
+    CHECK_NOTHROW(o.validate(true));
+    o.sampler = "top_k";
+    o.remask = "maskgit";  // the earlier name, still accepted
+    CHECK_NOTHROW(o.validate(false));
+    CHECK(o.remask == "maskgit_gumbel");
+    m.model = models / "llada_tiny_f32";
+    m.noise = "uniform";
+    CHECK(error_of([&] { m.validate(); }).find("needs a uniform-noise model") != std::string::npos);
+}
+
+TEST_CASE("session: model facts are the model's; a decode named at run time equals the compiled decoder") {
+    auto s = cli::open_session({.model = (models / "llada_tiny_f32").string(), .threads = 2});
+    CHECK(s.info().kind == "llada");
+    CHECK(s.info().kv_cache);
+    CHECK(!s.info().shift_logits);
+    CHECK(!s.info().time_conditioned);
+    auto d = cli::open_session({.model = (models / "dream_tiny").string(), .threads = 1});
+    CHECK(d.info().shift_logits);
+    auto dit = cli::open_session({.model = (models / "mdlm_tiny").string(), .threads = 1});
+    CHECK(!dit.info().kv_cache);
+    CHECK(!dit.info().time_conditioned);  // MDLM without time conditioning: the reuse applies
+
+    runtime::decode_request r;
+    r.prompt = {1, 2, 3};
+    r.options.length = 8;
+    r.options.steps = 4;
+    r.options.block_length = 4;
+    r.options.sampler = "threshold";
+    r.options.remask = "confidence";
+    r.options.temperature = 0.7;
+    r.options.params.threshold = 0.5;
+    r.options.seed = 11;
+    const auto got = s.decode(r);
+
+    auto m = model::llada<>::load(models / "llada_tiny_f32");
+    decoder<model::llada<>, schedule::log_linear, remask::confidence, sampler::threshold> dec(m, {}, {},
+                                                                                              sampler::threshold(0.5));
+    generate_options o;
+    o.gen_length = 8;
+    o.steps = 4;
+    o.block_length = 4;
+    o.temperature = 0.7;
+    o.seeds = {11};
+    const auto want = dec.generate(sequence{1, 2, 3}, o);
+    CHECK(got.tokens == want.tokens);
+    CHECK(got.nfe == want.nfe);
+    CHECK(got.prompt_length == 3);
+
+    // Rows with their own seeds equal each seed decoded alone.
+    r.seeds = {11, 12};
+    const auto two = s.decode(r);
+    r.seeds = {12};
+    const auto alone = s.decode(r);
+    CHECK(xt::view(two.tokens, 1, xt::all()) == xt::view(alone.tokens, 0, xt::all()));
+    CHECK(xt::view(two.tokens, 0, xt::all()) == xt::view(got.tokens, 0, xt::all()));
+}
+
+TEST_CASE("session: the callback sees each step and may cancel a row; bad requests are option_errors") {
+    auto s = cli::open_session({.model = (models / "llada_tiny_f32").string(), .threads = 1});
+    runtime::decode_request r;
+    r.prompt = {1, 2, 3};
+    r.options.length = 8;
+    r.options.steps = 8;
+    r.options.temperature = 0.0;
+    r.seeds = {1, 2};
+    std::size_t events = 0;
+    const auto res = s.decode(r, [&](const runtime::step_event& e) {
+        ++events;
+        CHECK(e.canvas.size() == 11);
+        return e.row == 0 || e.step < 1;  // row 1 stops after its second step
+    });
+    CHECK(res.cancelled == std::vector<bool>{false, true});
+    CHECK(events == 8 + 2);
+    r.prompt = {1, 2, 999};
+    CHECK(error_of([&] { s.decode(r); }) == "prompt_ids item = '999', expected a token id in [0, 97)");
+    r.prompt = {1};
+    r.options.cache = "dual";
+    r.options.cfg_scale = 0.0;
+    CHECK_NOTHROW(s.decode(r));
+    auto dit = cli::open_session({.model = (models / "mdlm_tiny").string(), .threads = 1});
+    CHECK(error_of([&] { dit.decode(r); }).find("cache = 'dual', expected none: this mdlm model has no KV cache") == 0);
+}

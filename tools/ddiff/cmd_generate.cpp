@@ -1,0 +1,177 @@
+// ddiff generate: decode text with any model and any combination of policies named by flags.
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <ddiff/runtime/session.hpp>
+
+#include "cli_fields.hpp"
+#include "commands.hpp"
+#include "progress.hpp"
+
+namespace ddiff::cli {
+namespace {
+
+// What generate adds to the runtime's options: the prompt and the output.
+struct generate_args {
+    std::string prompt;
+    std::vector<token_id> prompt_ids;
+    std::string infill;
+    std::size_t num_samples = 1;
+    bool print_ids = false, trace = false, no_progress = false;
+
+    template <class V>
+    void for_each_field(V&& v) {
+        v(runtime::field_info{"prompt", "TEXT", "text the output starts with (kept fixed)"}, prompt);
+        v(runtime::field_info{"prompt_ids", "IDS", "prompt as comma-separated token ids (instead of --prompt)"},
+          prompt_ids);
+        v(runtime::field_info{"infill", "TEXT", "infill: regenerate every '_' of TEXT, keep the rest (--length is ignored)"},
+          infill);
+        v(runtime::field_info{"num_samples", "N", "number of samples, one per line (seed + index; newlines inside a "
+                                                  "sample printed as \\n)",
+                              1.0, 1 << 24},
+          num_samples);
+        v(runtime::field_info{"print_ids", "", "print token ids instead of text"}, print_ids);
+        v(runtime::field_info{"trace", "", "print the canvas after every step ('_' = masked) to stderr"}, trace);
+        v(runtime::field_info{"no_progress", "", "no progress bar on stderr"}, no_progress);
+    }
+};
+
+class generate_command final : public command {
+public:
+    explicit generate_command(CLI::App& app)
+        : sub_(app.add_subcommand(
+              "generate",
+              "Generate text by discrete diffusion: start from a fully masked (or, with --noise uniform, random)\n"
+              "canvas and reveal tokens over a number of steps. The model is a checkpoint directory (the shipped\n"
+              "character model by default) or the exact Markov-chain oracle fitted to a text.")),
+          flags_(*sub_) {
+        model_.model = default_model();
+        sub_->allow_extras();
+        flags_.declare(model_);
+        flags_.declare(decode_);
+        flags_.declare(args_);
+        sub_->footer("schedules:\n" + runtime::help_lines(runtime::schedules{}) + "remasking scores:\n" +
+                     runtime::help_lines(runtime::remasks{}) + "step rules, absorbing noise:\n" +
+                     runtime::help_lines(runtime::absorbing_samplers{}) + "step rules, uniform noise (--noise uniform):\n" +
+                     runtime::help_lines(runtime::uniform_samplers{}));
+    }
+    bool selected() const override { return sub_->parsed(); }
+
+    int run() override {
+        reject_extras(*sub_, "ddiff generate");
+        flags_.apply(model_);
+        flags_.apply(decode_);
+        flags_.apply(args_);
+        // Everything that can be checked without the model is checked before it is loaded.
+        model_.validate();
+        decode_.validate(model_.noise == "uniform");
+        const int sources = int(flags_.given("prompt")) + int(flags_.given("prompt-ids")) + int(flags_.given("infill"));
+        if (sources > 1) throw usage_error("ddiff generate: give one of --prompt, --prompt-ids and --infill");
+        if (flags_.given("infill") && args_.infill.find('_') == std::string::npos)
+            throw usage_error("ddiff generate: --infill text has no '_' to fill in");
+
+        const auto load_start = std::chrono::steady_clock::now();
+        auto s = open_session(model_);
+        const double load_secs = seconds_since(load_start);
+
+        runtime::decode_request req;
+        req.options = decode_;
+        const auto* codec = s.codec();
+        auto need_codec = [&](const char* flag) {
+            if (!codec)
+                throw usage_error(std::string("ddiff generate: ") + flag +
+                                  " needs a tokenizer (vocab.json or tokenizer.json in the model directory); use "
+                                  "--prompt-ids");
+        };
+        if (flags_.given("prompt")) {
+            need_codec("--prompt");
+            req.prompt = codec->encode(args_.prompt);
+        }
+        if (flags_.given("prompt-ids")) req.prompt = args_.prompt_ids;
+        if (flags_.given("infill")) {
+            need_codec("--infill");
+            std::vector<token_id> canvas;
+            std::string run;
+            auto flush = [&] {
+                const auto e = codec->encode(run);
+                canvas.insert(canvas.end(), e.begin(), e.end());
+                run.clear();
+            };
+            for (char ch : args_.infill) {
+                if (ch == '_') {
+                    flush();
+                    canvas.push_back(s.info().mask);
+                } else {
+                    run.push_back(ch);
+                }
+            }
+            flush();
+            req.canvas = std::move(canvas);
+        }
+        s.validate(req);
+
+        const token_id mask = s.info().mask;
+        auto show = [&](std::span<const token_id> x, std::ostream& os) {
+            if (args_.print_ids || !codec) {
+                for (std::size_t i = 0; i < x.size(); ++i) os << (i ? " " : "") << x[i];
+                os << '\n';
+                return;
+            }
+            std::string t = codec->decode(x, mask, true);
+            if (args_.num_samples > 1)  // one sample per line
+                for (std::size_t i = t.find('\n'); i != std::string::npos; i = t.find('\n', i + 2)) t.replace(i, 1, "\\n");
+            os << t << '\n';
+        };
+        progress_bar bar(!args_.no_progress);
+        std::size_t nfe = 0, steps = 0, generated = 0;
+        double decode_secs = 0.0;
+        for (std::size_t r = 0; r < args_.num_samples; ++r) {
+            req.seeds = {decode_.seed + r};
+            const auto res = s.decode(req, [&](const runtime::step_event& e) {
+                if (args_.trace) {
+                    std::cerr << "step " << e.step + 1 << " ";
+                    show(e.canvas, std::cerr);
+                }
+                const std::size_t first = req.canvas ? 0 : req.prompt.size();
+                std::size_t left = 0;
+                for (std::size_t i = first; i < e.canvas.size(); ++i) left += e.canvas[i] == mask;
+                const double span = double(std::max<std::size_t>(1, e.canvas.size() - first));
+                bar.update((double(r) + 1.0 - double(left) / span) / double(args_.num_samples), r, args_.num_samples);
+                return true;
+            });
+            nfe += res.nfe;
+            steps += res.steps;
+            decode_secs += res.seconds;
+            generated += req.canvas ? 1 : decode_.length;  // infilling: reported per sample
+            show(std::span<const token_id>(res.tokens.data(), res.tokens.shape(1)), std::cout);
+            std::cout.flush();
+        }
+        std::fprintf(stderr,
+                     "ddiff: %zu sample(s); load %.3f s; %zu steps, %zu model calls (NFE); %.3f s decoding, "
+                     "%.2f ms/step, %.1f tokens/s\n",
+                     args_.num_samples, load_secs, steps, nfe, decode_secs,
+                     steps ? 1000.0 * decode_secs / double(steps) : 0.0,
+                     decode_secs > 0 ? double(generated) / decode_secs : 0.0);
+        return 0;
+    }
+
+private:
+    static double seconds_since(std::chrono::steady_clock::time_point t0) {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+
+    CLI::App* sub_;
+    flags flags_;
+    runtime::model_options model_;
+    runtime::decode_options decode_;
+    generate_args args_;
+};
+
+}  // namespace
+
+std::unique_ptr<command> make_generate(CLI::App& app) { return std::make_unique<generate_command>(app); }
+
+}  // namespace ddiff::cli
