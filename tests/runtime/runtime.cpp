@@ -46,19 +46,23 @@ TEST_CASE("registry: unique names per family, unknown names list the valid ones"
     CHECK(error_of([] { runtime::any_remask::make("nope"); }) ==
           "remask = 'nope', expected one of: low_confidence, random, confidence, margin, entropy, maskgit_gumbel, credit, "
           "klass");
-    // The knobs reach the factories.
+    // The knobs reach the factories, and the chosen rule's traits are asked at run time.
     runtime::policy_params k;
     k.threshold = 0.7;
-    const auto name = runtime::dispatch_sampler(false, "threshold", k, [&]<class S>(S s) {
-        if constexpr (std::is_same_v<S, sampler::threshold>) return s.tau;
-        return -1.0;
-    });
-    CHECK(name == 0.7);
-    k.eta.reset();
-    CHECK(runtime::dispatch_sampler(false, "remdm_rescale", k, [&]<class S>(S s) {
-              if constexpr (requires { s.eta; }) return s.eta;
-              return -1.0;
-          }) == 0.015);
+    const auto t = runtime::any_absorbing_sampler::make("threshold", k);
+    CHECK(std::get<sampler::threshold>(t.s).tau == 0.7);
+    CHECK(t.adaptive());
+    CHECK(!t.remasks());
+    CHECK(std::string(t.name()) == "threshold");
+    const auto r = runtime::any_absorbing_sampler::make("remdm_rescale", k);
+    CHECK(std::get<sampler::remdm_rescale>(r.s).eta == 0.015);  // the strategy's default
+    CHECK(r.remasks());
+    CHECK(!r.adaptive());
+    CHECK(!r.reshapes());
+    CHECK(runtime::any_uniform_sampler::make("duo", k).reshapes());
+    CHECK(runtime::any_absorbing_sampler::make("eb", k).reads().entropy);
+    CHECK(error_of([&] { runtime::any_uniform_sampler::make("top_k", k); }) ==
+          "sampler = 'top_k', expected one of: duo, duo_greedy, sedd_euler, sedd_analytic");
 }
 
 TEST_CASE("option fields: the range an error prints is the range accepted") {

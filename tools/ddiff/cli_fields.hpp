@@ -1,14 +1,16 @@
-// The command line over the run-time front end's option fields (ddiff/runtime/fields.hpp):
-// every field of an options struct becomes a flag --name (with '-' for '_'), its help the
-// field's help plus its default; values are parsed and range-checked by the field itself, so
-// the program and the server report the same errors.
+// The commands' options as the command line sees them, without CLI11 (only main.cpp parses):
+// a command lists its option fields (ddiff/runtime/fields.hpp) through a field_visitor; main.cpp
+// declares a flag --name (with '-' for '_') per field and parses the given text into it, so
+// the program and the server check values with the same code and report the same errors.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
-#include <map>
+#include <cstdint>
+#include <functional>
 #include <optional>
+#include <set>
+#include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <ddiff/runtime/fields.hpp>
@@ -20,86 +22,46 @@ struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-inline std::string text_of(bool) { return ""; }
-inline std::string text_of(const std::string& s) { return s; }
-inline std::string text_of(double v) { return runtime::detail::format_number(v); }
-inline std::string text_of(const std::optional<double>& v) { return v ? text_of(*v) : ""; }
-inline std::string text_of(const std::vector<token_id>& v) {
-    std::string s;
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
-    return s;
-}
-template <class T>
-    requires std::is_integral_v<T>
-std::string text_of(T v) {
-    return std::to_string(v);
+// A reference to one option value of any field type.
+// (std::size_t is std::uint64_t on the 64-bit platforms ddiff builds on.)
+static_assert(std::is_same_v<std::size_t, std::uint64_t>, "ddiff cli: expected a 64-bit std::size_t");
+using field_ref = std::variant<bool*, std::string*, double*, std::optional<double>*, std::vector<token_id>*,
+                               std::uint32_t*, std::uint64_t*>;
+using field_visitor = std::function<void(const runtime::field_info&, field_ref)>;
+
+// Every field of an options struct, as field_refs.
+template <class Options>
+void visit_fields(Options& o, const field_visitor& v) {
+    o.for_each_field([&](const runtime::field_info& f, auto& value) { v(f, field_ref(&value)); });
 }
 
-// Collects the flags of one subcommand and applies them to options structs after parsing.
-class flags {
-public:
-    explicit flags(CLI::App& app) : app_(&app) {}
+// The flags given on the command line.
+using given_flags = std::set<std::string>;
 
-    // Declares the flags of every field of `options` (with its current values as defaults).
-    template <class Options>
-    void declare(Options& options) {
-        options.for_each_field([&](const runtime::field_info& f, auto& value) { declare_one(f, value); });
-    }
-
-    // After parsing: every given flag of `options` parsed into its field (option_error on a bad value).
-    template <class Options>
-    void apply(Options& options) const {
-        options.for_each_field([&](const runtime::field_info& f, auto& value) {
-            if (!given(f.flag())) return;
-            const auto it = text_.find(f.flag());
-            runtime::parse_field(f, it == text_.end() ? std::string() : it->second, value);  // a switch has no text
-        });
-    }
-
-    bool given(const std::string& flag) const { return app_->count("--" + flag) > 0; }
-
-private:
-    template <class T>
-    void declare_one(const runtime::field_info& f, T& value) {
-        const std::string name = "--" + f.flag();
-        std::string help(f.help);
-        if constexpr (std::is_same_v<T, bool>) {
-            app_->add_flag(name)->description(help);
-        } else {
-            const std::string def = text_of(value);
-            if (!def.empty()) help += " (default: " + def + ")";
-            if (!f.choices.empty()) {
-                help += "\n  one of:";
-                for (auto c : f.choices) help += " " + std::string(c);
-            }
-            auto* o = app_->add_option(name, text_[f.flag()], help);
-            if (!f.meta.empty()) o->type_name(std::string(f.meta));
-        }
-    }
-
-    CLI::App* app_;
-    std::map<std::string, std::string> text_;  // flag -> text given
-};
-
-// Runs CLI11's parser, turning its errors into one-line usage errors in ddiff's words.
-inline void parse(CLI::App& app, int argc, char** argv) {
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::CallForHelp&) {
-        throw;
-    } catch (const CLI::ParseError& e) {
-        throw usage_error(e.what());
-    }
+inline std::string text_of(const field_ref& r) {
+    return std::visit(
+        [](auto* p) -> std::string {
+            using T = std::remove_pointer_t<decltype(p)>;
+            if constexpr (std::is_same_v<T, bool>)
+                return "";
+            else if constexpr (std::is_same_v<T, std::string>)
+                return *p;
+            else if constexpr (std::is_same_v<T, double>)
+                return runtime::detail::format_number(*p);
+            else if constexpr (std::is_same_v<T, std::optional<double>>)
+                return *p ? runtime::detail::format_number(**p) : "";
+            else if constexpr (std::is_same_v<T, std::vector<token_id>>) {
+                std::string s;
+                for (std::size_t i = 0; i < p->size(); ++i) s += (i ? "," : "") + std::to_string((*p)[i]);
+                return s;
+            } else
+                return std::to_string(*p);
+        },
+        r);
 }
 
-// Unknown flags (the subcommand allows extras so that this message names them).
-inline void reject_extras(const CLI::App& sub, const std::string& command) {
-    const auto extra = sub.remaining();
-    if (!extra.empty()) {
-        const std::string& a = extra.front();
-        throw usage_error(command + ": " + (a.rfind("-", 0) == 0 ? "unknown option '" : "unexpected argument '") + a +
-                          "' (see " + command + " --help)");
-    }
+inline void parse_into(const runtime::field_info& f, const std::string& text, const field_ref& r) {
+    std::visit([&](auto* p) { runtime::parse_field(f, text, *p); }, r);
 }
 
 }  // namespace ddiff::cli

@@ -12,7 +12,6 @@
 #include <ddiff/io/safetensors.hpp>
 #include <ddiff/runtime/session.hpp>
 
-#include "cli_fields.hpp"
 #include "commands.hpp"
 #include "progress.hpp"
 
@@ -45,29 +44,26 @@ struct eval_args {
 
 class eval_command final : public command {
 public:
-    explicit eval_command(CLI::App& app)
-        : sub_(app.add_subcommand(
-              "eval", "The masked-diffusion negative ELBO of a text in bits per character, by Monte Carlo over\n"
-                      "masks (LLaDA's get_log_likelihood estimator), with its standard error. The text is cut into\n"
-                      "windows of --window characters, each an independent sequence.")),
-          flags_(*sub_) {
-        model_.model = default_model();
-        sub_->allow_extras();
-        flags_.declare(model_);
-        flags_.declare(args_);
+    eval_command() { model_.model = default_model(); }
+    const char* name() const override { return "eval"; }
+    const char* summary() const override {
+        return "The masked-diffusion negative ELBO of a text in bits per character, by Monte Carlo over\n"
+               "masks (LLaDA's get_log_likelihood estimator), with its standard error. The text is cut into\n"
+               "windows of --window characters, each an independent sequence.";
     }
-    bool selected() const override { return sub_->parsed(); }
+    void fields(const field_visitor& v) override {
+        visit_fields(model_, v);
+        visit_fields(args_, v);
+    }
 
-    int run() override {
-        reject_extras(*sub_, "ddiff eval");
-        flags_.apply(model_);
-        flags_.apply(args_);
+    int run(const given_flags& given) override {
+        auto given_ = [&](const char* flag) { return given.count(flag) > 0; };
         model_.validate();
         if (args_.mc_num % args_.batch_size != 0)
             throw usage_error("ddiff eval: --mc-num = " + std::to_string(args_.mc_num) +
                               ", expected a multiple of --batch-size = " + std::to_string(args_.batch_size));
-        const bool fixed = flags_.given("masks");
-        if (!fixed && flags_.given("text") == flags_.given("string"))
+        const bool fixed = given_("masks");
+        if (!fixed && given_("text") == given_("string"))
             throw usage_error("ddiff eval: give one of --text and --string");
         auto s = open_session(model_);
         auto& m = s.model();
@@ -75,7 +71,7 @@ public:
 
         if (!s.codec()) throw usage_error("ddiff eval: " + model_.model + " has no vocab.json / tokenizer.json");
         std::string text = args_.string;
-        if (flags_.given("text")) {
+        if (given_("text")) {
             std::ifstream in(args_.text, std::ios::binary);
             if (!in) throw ddiff::io_error("ddiff eval: cannot open '" + args_.text + "' for reading");
             text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -135,14 +131,12 @@ private:
         return 0;
     }
 
-    CLI::App* sub_;
-    flags flags_;
     runtime::model_options model_;
     eval_args args_;
 };
 
 }  // namespace
 
-std::unique_ptr<command> make_eval(CLI::App& app) { return std::make_unique<eval_command>(app); }
+std::unique_ptr<command> make_eval() { return std::make_unique<eval_command>(); }
 
 }  // namespace ddiff::cli

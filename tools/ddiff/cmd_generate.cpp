@@ -7,7 +7,6 @@
 
 #include <ddiff/runtime/session.hpp>
 
-#include "cli_fields.hpp"
 #include "commands.hpp"
 #include "progress.hpp"
 
@@ -41,36 +40,33 @@ struct generate_args {
 
 class generate_command final : public command {
 public:
-    explicit generate_command(CLI::App& app)
-        : sub_(app.add_subcommand(
-              "generate",
-              "Generate text by discrete diffusion: start from a fully masked (or, with --noise uniform, random)\n"
-              "canvas and reveal tokens over a number of steps. The model is a checkpoint directory (the shipped\n"
-              "character model by default) or the exact Markov-chain oracle fitted to a text.")),
-          flags_(*sub_) {
-        model_.model = default_model();
-        sub_->allow_extras();
-        flags_.declare(model_);
-        flags_.declare(decode_);
-        flags_.declare(args_);
-        sub_->footer("schedules:\n" + runtime::help_lines(runtime::schedules{}) + "remasking scores:\n" +
-                     runtime::help_lines(runtime::remasks{}) + "step rules, absorbing noise:\n" +
-                     runtime::help_lines(runtime::absorbing_samplers{}) + "step rules, uniform noise (--noise uniform):\n" +
-                     runtime::help_lines(runtime::uniform_samplers{}));
+    generate_command() { model_.model = default_model(); }
+    const char* name() const override { return "generate"; }
+    const char* summary() const override {
+        return "Generate text by discrete diffusion: start from a fully masked (or, with --noise uniform, random)\n"
+               "canvas and reveal tokens over a number of steps. The model is a checkpoint directory (the shipped\n"
+               "character model by default) or the exact Markov-chain oracle fitted to a text.";
     }
-    bool selected() const override { return sub_->parsed(); }
+    std::string footer() const override {
+        return "schedules:\n" + runtime::help_lines(runtime::schedules{}) + "remasking scores:\n" +
+               runtime::help_lines(runtime::remasks{}) + "step rules, absorbing noise:\n" +
+               runtime::help_lines(runtime::absorbing_samplers{}) + "step rules, uniform noise (--noise uniform):\n" +
+               runtime::help_lines(runtime::uniform_samplers{});
+    }
+    void fields(const field_visitor& v) override {
+        visit_fields(model_, v);
+        visit_fields(decode_, v);
+        visit_fields(args_, v);
+    }
 
-    int run() override {
-        reject_extras(*sub_, "ddiff generate");
-        flags_.apply(model_);
-        flags_.apply(decode_);
-        flags_.apply(args_);
+    int run(const given_flags& given) override {
+        auto given_ = [&](const char* flag) { return given.count(flag) > 0; };
         // Everything that can be checked without the model is checked before it is loaded.
         model_.validate();
         decode_.validate(model_.noise == "uniform");
-        const int sources = int(flags_.given("prompt")) + int(flags_.given("prompt-ids")) + int(flags_.given("infill"));
+        const int sources = int(given_("prompt")) + int(given_("prompt-ids")) + int(given_("infill"));
         if (sources > 1) throw usage_error("ddiff generate: give one of --prompt, --prompt-ids and --infill");
-        if (flags_.given("infill") && args_.infill.find('_') == std::string::npos)
+        if (given_("infill") && args_.infill.find('_') == std::string::npos)
             throw usage_error("ddiff generate: --infill text has no '_' to fill in");
 
         const auto load_start = std::chrono::steady_clock::now();
@@ -86,12 +82,12 @@ public:
                                   " needs a tokenizer (vocab.json or tokenizer.json in the model directory); use "
                                   "--prompt-ids");
         };
-        if (flags_.given("prompt")) {
+        if (given_("prompt")) {
             need_codec("--prompt");
             req.prompt = codec->encode(args_.prompt);
         }
-        if (flags_.given("prompt-ids")) req.prompt = args_.prompt_ids;
-        if (flags_.given("infill")) {
+        if (given_("prompt-ids")) req.prompt = args_.prompt_ids;
+        if (given_("infill")) {
             need_codec("--infill");
             std::vector<token_id> canvas;
             std::string run;
@@ -163,8 +159,6 @@ private:
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
 
-    CLI::App* sub_;
-    flags flags_;
     runtime::model_options model_;
     runtime::decode_options decode_;
     generate_args args_;
@@ -172,6 +166,6 @@ private:
 
 }  // namespace
 
-std::unique_ptr<command> make_generate(CLI::App& app) { return std::make_unique<generate_command>(app); }
+std::unique_ptr<command> make_generate() { return std::make_unique<generate_command>(); }
 
 }  // namespace ddiff::cli

@@ -1,11 +1,6 @@
-// Explicit instantiations of the decode for some step rules: the program's decoders are spread
-// over decode_*.cpp so that a parallel build compiles them at once (the registry's lists,
-// ddiff/runtime/registry.hpp; a rule missing here is a link error).
+// The decoder of the uniform-noise oracle, compiled here once.
 #include <ddiff/runtime/decode.hpp>
 
 namespace ddiff::runtime {
-template decode_result run_decode<session::uniform_model, sampler::duo>(session::uniform_model&, decode_job, sampler::duo);
-template decode_result run_decode<session::uniform_model, sampler::duo_greedy>(session::uniform_model&, decode_job, sampler::duo_greedy);
-template decode_result run_decode<session::uniform_model, sampler::sedd_euler<noise_kind::uniform>>(session::uniform_model&, decode_job, sampler::sedd_euler<noise_kind::uniform>);
-template decode_result run_decode<session::uniform_model, sampler::sedd_analytic<noise_kind::uniform>>(session::uniform_model&, decode_job, sampler::sedd_analytic<noise_kind::uniform>);
+template decode_result run_decode<session::uniform_model>(session::uniform_model&, decode_job, any_uniform_sampler);
 }  // namespace ddiff::runtime

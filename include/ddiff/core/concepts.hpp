@@ -235,19 +235,39 @@ constexpr noise_kind noise_of() {
     else
         return noise_kind::absorbing;
 }
+// adaptive / remasks / reshapes of a step rule: a static constexpr member, a const member
+// function (a rule chosen at run time), or false. reshapes is true for a rule with a reshape
+// hook unless it says otherwise at run time.
 template <class S>
-constexpr bool adaptive() {
-    if constexpr (requires { S::adaptive; })
+constexpr bool adaptive(const S& s = S{}) {
+    if constexpr (requires { { S::adaptive } -> std::convertible_to<bool>; })
         return S::adaptive;
+    else if constexpr (requires { { s.adaptive() } -> std::convertible_to<bool>; })
+        return s.adaptive();
     else
         return false;
 }
 template <class S>
-constexpr bool remasks() {
-    if constexpr (requires { S::remasks; })
+constexpr bool remasks(const S& s = S{}) {
+    if constexpr (requires { { S::remasks } -> std::convertible_to<bool>; })
         return S::remasks;
+    else if constexpr (requires { { s.remasks() } -> std::convertible_to<bool>; })
+        return s.remasks();
     else
         return false;
+}
+template <class S>
+constexpr bool has_reshape() {
+    return requires(const S& s, std::span<double> p, const step_info& i) { s.reshape(p, token_id{}, i, p); };
+}
+template <class S>
+constexpr bool reshapes(const S& s) {
+    if constexpr (!has_reshape<S>())
+        return false;
+    else if constexpr (requires { { s.reshapes() } -> std::convertible_to<bool>; })
+        return s.reshapes();
+    else
+        return true;
 }
 // time_conditioned / shift_logits: a static constexpr member, a run-time const member function,
 // or the default.

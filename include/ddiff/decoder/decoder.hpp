@@ -121,9 +121,7 @@ public:
 
 private:
     static constexpr bool absorbing = Model::noise == noise_kind::absorbing;
-    static constexpr bool adaptive = policy::adaptive<Sampler>();
-    static constexpr bool has_reshape =
-        requires(const Sampler& s, std::span<double> p, const step_info& i) { s.reshape(p, token_id{}, i, p); };
+    static constexpr bool has_reshape = policy::has_reshape<Sampler>();
     using cache_t = typename detail::cache_type_of<Model>::type;
     using clock_t = std::chrono::steady_clock;
 
@@ -138,6 +136,9 @@ private:
         bool shift = false;            // the logits of position i are row i - 1 (Dream)
         reads needs;                   // what the policies read (decoder computes only that)
         step_clock clock;
+        bool adaptive = false;         // the rule's traits (static, or asked at run time)
+        bool remasks = false;
+        bool reshapes = false;
         std::size_t block = 0, block_begin = 0, block_end = 0;
         std::uint32_t step = 0;        // global step
         xt::xtensor<bool, 2> given;    // (B, L) positions never changed
@@ -187,9 +188,13 @@ private:
         const std::size_t region = end > begin ? end - begin : 0;
         const std::size_t bl = o.block_length == 0 ? region : o.block_length;
         const std::size_t blocks = bl > 0 ? region / bl : 0;
+        const bool adaptive = policy::adaptive(sampler_);
         const std::uint32_t per_block =
             blocks == 0 ? 1 : adaptive ? std::max<std::uint32_t>(1, o.steps / blocks) : o.steps / std::uint32_t(blocks);
         run_state st{.o = o, .x = std::move(x), .clock = step_clock(adaptive, per_block, B)};
+        st.adaptive = adaptive;
+        st.remasks = policy::remasks(sampler_);
+        st.reshapes = policy::reshapes(sampler_);
         st.B = B, st.L = L, st.V = V, st.begin = begin, st.end = end;
         st.block_length = bl, st.blocks = blocks;
         st.mask = mask_token();
@@ -235,10 +240,10 @@ private:
         if (region % st.block_length != 0)
             detail::fail(who, ": block_length = ", st.block_length, " does not divide the generated length ", region,
                          ", expected a divisor");
-        if (!adaptive && o.steps % st.blocks != 0)
+        if (!st.adaptive && o.steps % st.blocks != 0)
             detail::fail(who, ": steps = ", o.steps, " is not a multiple of the ", st.blocks,
                          " blocks, expected steps divisible by gen_length / block_length");
-        if (!adaptive && o.steps < st.blocks) detail::fail(who, ": steps = ", o.steps, " is fewer than the ", st.blocks, " blocks");
+        if (!st.adaptive && o.steps < st.blocks) detail::fail(who, ": steps = ", o.steps, " is fewer than the ", st.blocks, " blocks");
         detail::require(std::isfinite(o.temperature) && o.temperature >= 0.0, who, "temperature", o.temperature,
                         "a finite value >= 0");
         detail::require(o.top_p > 0.0 && o.top_p <= 1.0, who, "top_p", o.top_p, "a value in (0, 1]");
@@ -282,17 +287,17 @@ private:
     // block that holds no mask is done, unless the sampler re-masks (ReMDM runs every step).
     bool block_needs_step(const run_state& st) const {
         if (st.clock.plan_done() || active_rows(st) == 0) return false;
-        if constexpr (absorbing && !policy::remasks<Sampler>()) {
+        if (absorbing && !st.remasks) {
             bool any = false;
             for (std::size_t b = 0; b < st.B && !any; ++b)
                 for (std::size_t i = st.block_begin; i < st.block_end && !any && !st.res.cancelled[b]; ++i)
                     any = st.x(b, i) == st.mask;
             if (!any) return false;
         }
-        if constexpr (adaptive) {
+        if (st.adaptive) {
             const std::size_t cap = st.o.max_steps_per_block ? st.o.max_steps_per_block : st.block_length;
             if (st.clock.step_in_block() >= cap)
-                detail::fail("decoder: the adaptive sampler '", policy::name_of<Sampler>(), "' made no progress in ",
+                detail::fail("decoder: the adaptive sampler '", sampler_name(), "' made no progress in ",
                              cap, " steps of a block, expected at least one commit per step");
         }
         return true;
@@ -410,7 +415,7 @@ private:
         const double log_z = m + std::log(z);
         const proposal_options po{.temperature = st.o.temperature, .top_k = st.o.top_k, .top_p = st.o.top_p};
         std::span<const double> p;  // p~, when materialised
-        if (po.plain() && !has_reshape) {
+        if (po.plain() && !st.reshapes) {
             c.token = static_cast<token_id>(argmax(std::span<const double>(l)));
             c.confidence = e[static_cast<std::size_t>(c.token)] * (1.0 / z);
             if (st.needs.probs || st.needs.entropy) {
@@ -420,7 +425,8 @@ private:
         } else {
             std::copy(l.begin(), l.end(), e.begin());
             sampling_distribution(e, po, w);
-            if constexpr (has_reshape) sampler_.reshape(e, st.x(b, c.position), info, std::span<double>(w.work));
+            if constexpr (has_reshape)
+                if (st.reshapes) sampler_.reshape(e, st.x(b, c.position), info, std::span<double>(w.work));
             const auto pos = static_cast<std::uint32_t>(c.position);
             c.token = static_cast<token_id>(st.o.temperature > 0.0
                                                 ? sample_categorical(std::span<const double>(e), g, {streams::token, info.step, pos})
@@ -516,6 +522,13 @@ private:
     }
     static double seconds_since(clock_t::time_point t0) {
         return std::chrono::duration<double>(clock_t::now() - t0).count();
+    }
+
+    const char* sampler_name() const {
+        if constexpr (requires { { sampler_.name() } -> std::convertible_to<const char*>; })
+            return sampler_.name();
+        else
+            return policy::name_of<Sampler>();
     }
 
     token_id mask_token() const {

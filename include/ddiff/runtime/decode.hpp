@@ -1,7 +1,6 @@
-// run_decode<Model, Sampler>: one decode of a session with the step rule Sampler, the schedule
-// and remasking strategy chosen at run time. Each instantiation compiles a whole decoder, so a
-// program may spread them over translation units (tools/ddiff/decode_*.cpp); runtime/all.hpp
-// includes this for programs that do not care.
+// run_decode<Model>: one decode of a session, its policies chosen at run time. Each instantiation
+// compiles a whole decoder, so a program may put it in a translation unit of its own
+// (tools/ddiff/decode_*.cpp); runtime/all.hpp includes this for programs that do not care.
 #pragma once
 
 #include "ddiff/decoder/decoder.hpp"
@@ -9,9 +8,9 @@
 
 namespace ddiff::runtime {
 
-template <class Model, class Sampler>
-decode_result run_decode(Model& model, decode_job job, Sampler sampler) {
-    decoder<Model, any_schedule, any_remask, Sampler> dec(model, std::move(job.schedule), std::move(job.remask),
+template <class Model>
+decode_result run_decode(Model& model, decode_job job, sampler_for<Model> sampler) {
+    decoder<Model, any_schedule, any_remask, sampler_for<Model>> dec(model, std::move(job.schedule), std::move(job.remask),
                                                           std::move(sampler));
     const std::size_t L = job.infill ? job.canvas.shape(1) : job.canvas.shape(1) + job.options.gen_length;
     auto observe = [&](const step_record& r) {

@@ -1,10 +1,11 @@
 // The run-time registry of decoding policies: type lists of the schedules, remasking strategies
 // and step rules a front end may name, keyed by each policy's `name`. One place gives the
 // names, the help line and the factory (from the knobs of policy_params); an unknown name is an
-// option_error listing the valid ones. Schedules and remasking strategies become one run-time
-// type each (any_schedule, any_remask: a variant visited per call, which costs nothing next to
-// a model call); a step rule stays a template parameter, so a decoder is instantiated once per
-// step rule (dispatch_sampler), never once per (schedule, strategy, rule).
+// option_error listing the valid ones. Schedules, remasking strategies and step rules become one
+// run-time type each (any_schedule, any_remask, any_sampler): a variant visited per call, a few
+// calls per position and step, nothing next to a model call. A program then instantiates one
+// decoder per model type, not one per combination; one that composes at compile time pays
+// nothing for any of this.
 #pragma once
 
 #include <span>
@@ -231,13 +232,42 @@ struct any_remask {
     }
 };
 
-// Calls f.template operator()<S>(sampler) with the step rule named `name` built from the knobs;
-// `uniform` selects the uniform-noise list.
-template <class F>
-auto dispatch_sampler(bool uniform, std::string_view name, const policy_params& k, F&& f) {
-    auto call = [&]<class S>() { return f.template operator()<S>(policy_info<S>::make(k)); };
-    if (uniform) return dispatch(uniform_samplers{}, "sampler", name, call);
-    return dispatch(absorbing_samplers{}, "sampler", name, call);
-}
+// The step rule chosen by name, among the rules of one noise: its traits (adaptive, remasks,
+// reshapes, reads) are the chosen rule's, asked at run time.
+template <class List, noise_kind Noise>
+struct any_sampler {
+    using sampler_concept = sampler_tag;
+    static constexpr noise_kind noise = Noise;
+    typename variant_of<List>::type s;
+
+    static any_sampler make(std::string_view name, const policy_params& k = {}) {
+        return dispatch(List{}, "sampler", name, [&]<class P>() { return any_sampler{policy_info<P>::make(k)}; });
+    }
+    const char* name() const {
+        return std::visit([](const auto& x) { return std::remove_cvref_t<decltype(x)>::name; }, s);
+    }
+    bool adaptive() const {
+        return std::visit([](const auto& x) { return policy::adaptive(x); }, s);
+    }
+    bool remasks() const {
+        return std::visit([](const auto& x) { return policy::remasks(x); }, s);
+    }
+    bool reshapes() const {
+        return std::visit([](const auto& x) { return policy::reshapes(x); }, s);
+    }
+    ddiff::reads reads() const {
+        return std::visit([](const auto& x) { return policy::reads_of(x); }, s);
+    }
+    void step(sampler::step_context& c) {
+        std::visit([&](auto& x) { x.step(c); }, s);
+    }
+    void reshape(std::span<double> p, token_id current, const step_info& info, std::span<double> scratch) const {
+        std::visit([&](const auto& x) {
+            if constexpr (policy::has_reshape<std::remove_cvref_t<decltype(x)>>()) x.reshape(p, current, info, scratch);
+        }, s);
+    }
+};
+using any_absorbing_sampler = any_sampler<absorbing_samplers, noise_kind::absorbing>;
+using any_uniform_sampler = any_sampler<uniform_samplers, noise_kind::uniform>;
 
 }  // namespace ddiff::runtime

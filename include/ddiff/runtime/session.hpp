@@ -8,10 +8,10 @@
 //   r.options.sampler = "threshold";
 //   auto out = s.decode(r);                       // out.tokens (rows, len)
 //
-// The decode of each step rule is a separate function template, run_decode<Model, Sampler>
-// (runtime/decode.hpp). A program that includes runtime/all.hpp gets them instantiated where
-// it calls decode(); one that wants a parallel build includes this header and instantiates
-// them in translation units of its own (tools/ddiff/decode_*.cpp).
+// The decode itself is run_decode<Model> (runtime/decode.hpp), one decoder per model type. A
+// program that includes runtime/all.hpp gets it instantiated where it calls decode(); one that
+// wants a parallel build includes this header and instantiates it in translation units of its
+// own (tools/ddiff/decode_*.cpp).
 #pragma once
 
 #include <chrono>
@@ -67,9 +67,13 @@ struct decode_job {
     const step_callback* callback = nullptr;
 };
 
-// Defined in runtime/decode.hpp (one instantiation per step rule).
-template <class Model, class Sampler>
-decode_result run_decode(Model& model, decode_job job, Sampler sampler);
+// The step rule of a model's noise.
+template <class Model>
+using sampler_for = std::conditional_t<Model::noise == noise_kind::uniform, any_uniform_sampler, any_absorbing_sampler>;
+
+// Defined in runtime/decode.hpp.
+template <class Model>
+decode_result run_decode(Model& model, decode_job job, sampler_for<Model> sampler);
 
 class session {
 public:
@@ -128,13 +132,11 @@ public:
         job.infill = r.canvas.has_value();
         job.canvas = xt::zeros<token_id>({rows, src.size()});
         for (std::size_t b = 0; b < rows; ++b) std::copy(src.begin(), src.end(), job.canvas.begin() + b * src.size());
-        decode_result res = dispatch_sampler(uniform(), r.options.sampler, r.options.params,
-                                             [&]<class S>(S sampler) -> decode_result {
-                                                 if constexpr (policy::noise_of<S>() == noise_kind::uniform)
-                                                     return run_decode<uniform_model, S>(*uniform_, std::move(job), sampler);
-                                                 else
-                                                     return run_decode<any_model, S>(*absorbing_, std::move(job), sampler);
-                                             });
+        decode_result res =
+            uniform() ? run_decode<uniform_model>(*uniform_, std::move(job),
+                                                  any_uniform_sampler::make(r.options.sampler, r.options.params))
+                      : run_decode<any_model>(*absorbing_, std::move(job),
+                                              any_absorbing_sampler::make(r.options.sampler, r.options.params));
         res.prompt_length = r.canvas ? 0 : r.prompt.size();
         res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return res;
