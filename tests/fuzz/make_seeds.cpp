@@ -11,9 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "../support/safetensors_writer.hpp"
 #include "ddiff/io/safetensors.hpp"
 
 using namespace ddiff::io;
+using ddiff::test::serialize_safetensors;
+using ddiff::test::tensor_data;
 namespace fs = std::filesystem;
 
 namespace {

@@ -1,6 +1,7 @@
-// A small persistent fork-join pool (std::thread + C++20 atomic wait) for the GEMM and the nn
-// blocks: run(n, f) calls f(task, thread) for task 0..n-1 spread over the pool's threads and
-// returns when all are done. Each thread owns a scratch buffer allocated once, at construction.
+// A small persistent fork-join pool (std::thread + C++20 atomic wait) for the GEMMs, the nn
+// blocks and any other layer (core/ is the bottom layer, so every layer may use it): run(n, f)
+// calls f(task, thread) for task 0..n-1 spread over the pool's threads and returns when all
+// are done. Each thread owns a scratch buffer allocated once, at construction.
 //
 // Why std::thread and not OpenMP: the library is header-only and must not force -fopenmp (and
 // its runtime) on consumers; the work is split into a few coarse pieces (row ranges, or GEMM
@@ -24,13 +25,13 @@
 
 #include "ddiff/core/error.hpp"
 
-namespace ddiff::simd {
+namespace ddiff {
 
 class thread_pool {
 public:
     // threads = total workers including the calling thread (>= 1).
     // scratch_bytes: per-thread scratch (64-byte aligned); the GEMM needs
-    // gemm_config<Arch>::scratch_bytes (390 KiB on AVX-512).
+    // simd::gemm_config<Arch>::scratch_bytes (390 KiB on AVX-512).
     explicit thread_pool(std::size_t threads = 1, std::size_t scratch_bytes = std::size_t{1} << 19) {
         ddiff::detail::require(threads >= 1 && threads <= 256, "thread_pool", "threads", threads,
                                "in [1, 256]");
@@ -135,4 +136,4 @@ private:
     std::atomic<bool> stop_{false};
 };
 
-}  // namespace ddiff::simd
+}  // namespace ddiff
