@@ -315,61 +315,68 @@ void qtile_plain(const qpanel_view& w, std::size_t p, const qactivations& qa, st
 
 #if defined(__x86_64__) || defined(__i386__)
 // AVX512-VNNI: NR = 16 columns (one zmm), MR rows; per k-group one weight load and one
-// vpdpbusd per row with the activation's 4 bytes broadcast.
-template <std::size_t MR>
+// vpdpbusd per row with the activation's 4 bytes broadcast from memory. SUB (k per sub-block),
+// AFFINE and PER_SUB (activation block = sub-block) are compile-time so the k-group loop unrolls.
+template <std::size_t MR, std::size_t SUB, bool AFFINE, bool PER_SUB>
 DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0,
                                            float* c, std::size_t ldc, std::size_t mr, std::size_t nr,
                                            bool accumulate) noexcept {
-    constexpr std::size_t NR = 16;
-    const auto& f = w.fmt;
-    const std::size_t k = w.k, ns = w.subs(), nb = k / f.act, groups = f.sub / 4;
+    constexpr std::size_t NR = 16, groups = SUB / 4;
+    const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
+    const std::size_t subs_per_act = w.fmt.act / SUB;
     const std::uint8_t* qp = w.q + p * k * NR;
     const float* swp = w.sw + p * ns * NR;
-    const float* mwp = f.affine ? w.mw + p * ns * NR : nullptr;
-    const bool per_sub = f.act == f.sub;
-    const std::size_t subs_per_act = f.act / f.sub;
-    std::size_t row[MR];
-    for (std::size_t i = 0; i < MR; ++i) row[i] = i0 + std::min(i, mr - 1);  // tail rows repeat the last one
+    const float* mwp = AFFINE ? w.mw + p * ns * NR : nullptr;
+    const std::int8_t* ap[MR];
+    const std::int32_t* auxp[MR];
+    const float* dap[MR];
+    for (std::size_t i = 0; i < MR; ++i) {
+        const std::size_t row = i0 + std::min(i, mr - 1);  // tail rows repeat the last one
+        ap[i] = qa.a + row * k;
+        auxp[i] = qa.aux + row * ns;
+        dap[i] = qa.da + row * nb;
+    }
     __m512 acc[MR], tsb[MR];
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < MR; ++i) acc[i] = tsb[i] = _mm512_setzero_ps();
     for (std::size_t s = 0; s < ns; ++s) {
         __m512i S[MR];
 #pragma GCC unroll 16
-        for (std::size_t i = 0; i < MR; ++i) S[i] = f.affine ? _mm512_setzero_si512() : _mm512_set1_epi32(qa.aux[row[i] * ns + s]);
-        const std::uint8_t* qs = qp + s * f.sub * NR;
-        for (std::size_t gidx = 0; gidx < groups; ++gidx) {
-            const __m512i wv = _mm512_load_si512(qs + gidx * NR * 4);
-            const std::size_t kk = s * f.sub + gidx * 4;
+        for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm512_setzero_si512() : _mm512_set1_epi32(auxp[i][s]);
+        const std::uint8_t* qs = qp + s * SUB * NR;
+        const std::size_t k0 = s * SUB;
+#pragma GCC unroll 8
+        for (std::size_t g = 0; g < groups; ++g) {
+            const __m512i wv = _mm512_load_si512(qs + g * NR * 4);
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i) {
                 std::int32_t a4;
-                std::memcpy(&a4, qa.a + row[i] * k + kk, 4);
+                std::memcpy(&a4, ap[i] + k0 + g * 4, 4);
                 S[i] = _mm512_dpbusd_epi32(S[i], wv, _mm512_set1_epi32(a4));
             }
         }
         const __m512 sw = _mm512_loadu_ps(swp + s * NR);
-        if (per_sub) {
+        if constexpr (PER_SUB) {
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i)
-                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), _mm512_mul_ps(sw, _mm512_set1_ps(qa.da[row[i] * nb + s])), acc[i]);
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), _mm512_mul_ps(sw, _mm512_set1_ps(dap[i][s])), acc[i]);
         } else {
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), sw, tsb[i]);
-            if (mwp) {
+            if constexpr (AFFINE) {
                 const __m512 nmw = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_loadu_ps(mwp + s * NR)),
                                                                          _mm512_set1_epi32(INT32_MIN)));  // -mw exactly
 #pragma GCC unroll 16
                 for (std::size_t i = 0; i < MR; ++i) {
                     float bf;
-                    std::memcpy(&bf, &qa.aux[row[i] * ns + s], 4);
+                    std::memcpy(&bf, auxp[i] + s, 4);
                     tsb[i] = _mm512_fmadd_ps(nmw, _mm512_set1_ps(bf), tsb[i]);
                 }
             }
             if ((s + 1) % subs_per_act == 0) {
 #pragma GCC unroll 16
                 for (std::size_t i = 0; i < MR; ++i) {
-                    acc[i] = _mm512_fmadd_ps(tsb[i], _mm512_set1_ps(qa.da[row[i] * nb + s / subs_per_act]), acc[i]);
+                    acc[i] = _mm512_fmadd_ps(tsb[i], _mm512_set1_ps(dap[i][s / subs_per_act]), acc[i]);
                     tsb[i] = _mm512_setzero_ps();
                 }
             }
@@ -385,52 +392,58 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
 }
 
 // AVX-VNNI (VEX, ymm): NR = 8 columns, MR rows; the same sums and float order.
-template <std::size_t MR>
+template <std::size_t MR, std::size_t SUB, bool AFFINE, bool PER_SUB>
 DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0,
                                        float* c, std::size_t ldc, std::size_t mr, std::size_t nr,
                                        bool accumulate) noexcept {
-    constexpr std::size_t NR = 8;
-    const auto& f = w.fmt;
-    const std::size_t k = w.k, ns = w.subs(), nb = k / f.act, groups = f.sub / 4;
+    constexpr std::size_t NR = 8, groups = SUB / 4;
+    const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
+    const std::size_t subs_per_act = w.fmt.act / SUB;
     const std::uint8_t* qp = w.q + p * k * NR;
     const float* swp = w.sw + p * ns * NR;
-    const float* mwp = f.affine ? w.mw + p * ns * NR : nullptr;
-    const bool per_sub = f.act == f.sub;
-    const std::size_t subs_per_act = f.act / f.sub;
-    std::size_t row[MR];
-    for (std::size_t i = 0; i < MR; ++i) row[i] = i0 + std::min(i, mr - 1);
+    const float* mwp = AFFINE ? w.mw + p * ns * NR : nullptr;
+    const std::int8_t* ap[MR];
+    const std::int32_t* auxp[MR];
+    const float* dap[MR];
+    for (std::size_t i = 0; i < MR; ++i) {
+        const std::size_t row = i0 + std::min(i, mr - 1);
+        ap[i] = qa.a + row * k;
+        auxp[i] = qa.aux + row * ns;
+        dap[i] = qa.da + row * nb;
+    }
     __m256 acc[MR], tsb[MR];
     for (std::size_t i = 0; i < MR; ++i) acc[i] = tsb[i] = _mm256_setzero_ps();
     for (std::size_t s = 0; s < ns; ++s) {
         __m256i S[MR];
-        for (std::size_t i = 0; i < MR; ++i) S[i] = f.affine ? _mm256_setzero_si256() : _mm256_set1_epi32(qa.aux[row[i] * ns + s]);
-        const std::uint8_t* qs = qp + s * f.sub * NR;
-        for (std::size_t gidx = 0; gidx < groups; ++gidx) {
-            const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(qs + gidx * NR * 4));
-            const std::size_t kk = s * f.sub + gidx * 4;
+        for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm256_setzero_si256() : _mm256_set1_epi32(auxp[i][s]);
+        const std::uint8_t* qs = qp + s * SUB * NR;
+        const std::size_t k0 = s * SUB;
+#pragma GCC unroll 8
+        for (std::size_t g = 0; g < groups; ++g) {
+            const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(qs + g * NR * 4));
             for (std::size_t i = 0; i < MR; ++i) {
                 std::int32_t a4;
-                std::memcpy(&a4, qa.a + row[i] * k + kk, 4);
+                std::memcpy(&a4, ap[i] + k0 + g * 4, 4);
                 S[i] = _mm256_dpbusd_avx_epi32(S[i], wv, _mm256_set1_epi32(a4));
             }
         }
         const __m256 sw = _mm256_loadu_ps(swp + s * NR);
-        if (per_sub) {
+        if constexpr (PER_SUB) {
             for (std::size_t i = 0; i < MR; ++i)
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), _mm256_mul_ps(sw, _mm256_set1_ps(qa.da[row[i] * nb + s])), acc[i]);
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), _mm256_mul_ps(sw, _mm256_set1_ps(dap[i][s])), acc[i]);
         } else {
             for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), sw, tsb[i]);
-            if (mwp) {
+            if constexpr (AFFINE) {
                 const __m256 nmw = _mm256_xor_ps(_mm256_loadu_ps(mwp + s * NR), _mm256_set1_ps(-0.0f));  // -mw exactly
                 for (std::size_t i = 0; i < MR; ++i) {
                     float bf;
-                    std::memcpy(&bf, &qa.aux[row[i] * ns + s], 4);
+                    std::memcpy(&bf, auxp[i] + s, 4);
                     tsb[i] = _mm256_fmadd_ps(nmw, _mm256_set1_ps(bf), tsb[i]);
                 }
             }
             if ((s + 1) % subs_per_act == 0) {
                 for (std::size_t i = 0; i < MR; ++i) {
-                    acc[i] = _mm256_fmadd_ps(tsb[i], _mm256_set1_ps(qa.da[row[i] * nb + s / subs_per_act]), acc[i]);
+                    acc[i] = _mm256_fmadd_ps(tsb[i], _mm256_set1_ps(dap[i][s / subs_per_act]), acc[i]);
                     tsb[i] = _mm256_setzero_ps();
                 }
             }
@@ -443,15 +456,30 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
         for (std::size_t j = 0; j < nr; ++j) ci[j] = accumulate ? ci[j] + tmp[j] : tmp[j];
     }
 }
+
 #endif
 
 template <class Arch>
 void qtile(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0, std::size_t mr, float* c,
            std::size_t ldc, std::size_t nr, bool accumulate) noexcept {
     constexpr std::size_t MR = qgemm_config<Arch>::mr;
-    if constexpr (has_avx512_vnni<Arch>) qtile_avx512<MR>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
-    else if constexpr (has_avx_vnni<Arch>) qtile_avx2<MR>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
-    else qtile_plain<Arch>(w, p, qa, i0, mr, c, ldc, nr, accumulate);
+    // One instantiation per format: Q8_0 / Q4_0 (sub-blocks of 32, symmetric, an activation
+    // scale per sub-block), Q4_K / Q5_K (32, affine, per 256), Q6_K (16, symmetric, per 256).
+#if defined(__x86_64__) || defined(__i386__)
+    if constexpr (has_avx512_vnni<Arch> || has_avx_vnni<Arch>) {
+        auto run = [&]<std::size_t SUB, bool AFFINE, bool PER_SUB>() {
+            if constexpr (has_avx512_vnni<Arch>)
+                qtile_avx512<MR, SUB, AFFINE, PER_SUB>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
+            else
+                qtile_avx2<MR, SUB, AFFINE, PER_SUB>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
+        };
+        if (w.fmt.sub == 16) run.template operator()<16, false, false>();
+        else if (w.fmt.affine) run.template operator()<32, true, false>();
+        else run.template operator()<32, false, true>();
+        return;
+    }
+#endif
+    qtile_plain<Arch>(w, p, qa, i0, mr, c, ldc, nr, accumulate);
 }
 
 }  // namespace kernel
