@@ -34,7 +34,7 @@ void BM_gemm(benchmark::State& state) {
         return;
 #endif
     } else {
-        simd::thread_pool pool{std::size_t(threads)};
+        thread_pool pool{std::size_t(threads)};
         simd::packed_weights<A> pw;
         if (which == f32) {
             pw = simd::packed_weights<A>::from_f32(w.data(), N, K);
@@ -112,7 +112,7 @@ void BM_fma_peak(benchmark::State& state) {
     const std::size_t threads = state.range(0);
     constexpr long iters = 1 << 20;
     auto body = [] { benchmark::DoNotOptimize(fma_chains<zmm, 24>(iters)); };
-    simd::thread_pool pool{threads};
+    thread_pool pool{threads};
     for (auto _ : state) pool.run(threads, [&](std::size_t, std::size_t) { body(); });
     state.counters["flops"] = benchmark::Counter(double(threads) * iters * 24 * 32, benchmark::Counter::kIsIterationInvariantRate);
     state.SetLabel("fma_peak");

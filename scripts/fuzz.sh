@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the io/ parsers: builds the libFuzzer targets of tests/fuzz with clang (ASan + UBSan,
+# Fuzzes the io/ parsers (safetensors, config.json, GGUF): builds the libFuzzer targets of tests/fuzz with clang (ASan + UBSan,
 # -fno-sanitize-recover) in their own build directory, generates the seed corpora, and runs
 # each target for a bounded time. Fails on any crash, leak, timeout (an input taking > 5 s),
 # out-of-memory or sanitizer report; the offending input is saved under <build>/artifacts/.
@@ -19,7 +19,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_
       -DDDIFF_BUILD_TESTS=ON -DDDIFF_BUILD_FUZZERS=ON -DDDIFF_BUILD_CLI=OFF -DDDIFF_BUILD_EXAMPLES=OFF \
       -DDDIFF_BUILD_BENCHMARKS=OFF -DDDIFF_SANITIZE=OFF >"$build.configure.log" 2>&1 \
   || { cat "$build.configure.log" >&2; exit 1; }
-ninja -C "$build" -j1 fuzz_safetensors fuzz_config fuzz_make_seeds
+ninja -C "$build" -j1 fuzz_safetensors fuzz_config fuzz_gguf fuzz_make_seeds
 
 rm -rf "$build/seeds"
 "$build/tests/fuzz/fuzz_make_seeds" "$build/seeds"
@@ -29,7 +29,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 status=0
 summary=()
-for target in safetensors config; do
+for target in safetensors config gguf; do
   corpus=$build/corpus/$target  # grows across runs: libFuzzer adds new inputs to the first dir
   mkdir -p "$corpus" "$build/artifacts"
   log=$build/fuzz_$target.log

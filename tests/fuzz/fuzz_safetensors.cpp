@@ -8,10 +8,13 @@
 #include <span>
 #include <vector>
 
+#include "../support/safetensors_writer.hpp"
 #include "ddiff/io/safetensors.hpp"
 
 using namespace ddiff;
 using namespace ddiff::io;
+using ddiff::test::serialize_safetensors;
+using ddiff::test::tensor_data;
 
 namespace {
 

@@ -11,9 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "../support/safetensors_writer.hpp"
 #include "ddiff/io/safetensors.hpp"
 
 using namespace ddiff::io;
+using ddiff::test::serialize_safetensors;
+using ddiff::test::tensor_data;
 namespace fs = std::filesystem;
 
 namespace {
@@ -83,6 +86,10 @@ int main(int argc, char** argv) {
           R"({"rope_scaling": {"type": "linear", "factor": 2.0, "dims": [1, 2, 3]}, "n": -1, "u": 18446744073709551615,
               "f": 1e38, "b": true, "s": "x", "a": [[1.5, 2], [3]], "z": null})");
     write(cfg / "index.json", R"({"metadata": {"total_size": 8}, "weight_map": {"a": "x.safetensors", "b": "y.safetensors"}})");
+    // GGUF: the committed quants.gguf (every supported type, string arrays, every scalar type).
+    const auto gg = out / "gguf";
+    fs::create_directories(gg);
+    fs::copy_file(data / "gguf" / "quants.gguf", gg / "quants.gguf", fs::copy_options::overwrite_existing);
     std::cout << "seeds written to " << out << " (" << copied << " committed json files)\n";
     return 0;
 }

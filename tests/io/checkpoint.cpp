@@ -8,11 +8,15 @@
 #include <vector>
 
 #include "ddiff/io/checkpoint.hpp"
+#include "../support/safetensors_writer.hpp"
 #include "io_test_util.hpp"
 
 using namespace ddiff;
 using namespace ddiff::io;
 using test::check_throws;
+using test::serialize_safetensors;
+using test::tensor_data;
+using test::write_safetensors;
 
 namespace {
 

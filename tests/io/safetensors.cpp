@@ -12,12 +12,16 @@
 #include <vector>
 
 #include "ddiff/io/safetensors.hpp"
+#include "../support/safetensors_writer.hpp"
 #include "io_test_util.hpp"
 
 using namespace ddiff;
 using namespace ddiff::io;
 using test::check_throws;
 using test::raw_safetensors;
+using test::serialize_safetensors;
+using test::tensor_data;
+using test::write_safetensors;
 
 namespace {
 

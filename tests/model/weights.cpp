@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../io/io_test_util.hpp"
+#include "../support/safetensors_writer.hpp"
 #include "ddiff/model/weights.hpp"
 
 using namespace ddiff;
@@ -36,14 +37,14 @@ std::uint16_t half_bits(double x) {
 }
 
 template <class T>
-io::tensor_data as(const std::string& name, std::size_t n, std::size_t k, const std::vector<double>& v) {
+test::tensor_data as(const std::string& name, std::size_t n, std::size_t k, const std::vector<double>& v) {
     std::vector<T> t;
     for (double x : v) {
         if constexpr (std::is_same_v<T, simd::bf16>) t.push_back(simd::to_bf16(float(x)));
         else if constexpr (std::is_same_v<T, io::f16>) t.push_back(io::f16{half_bits(x)});
         else t.push_back(static_cast<T>(x));
     }
-    return io::tensor_data::from(name, {n, k}, t);
+    return test::tensor_data::from(name, {n, k}, t);
 }
 
 // y = x W^T for the stacked parts, in double.
@@ -69,14 +70,14 @@ TEST_CASE("matrix::fuse packs q, k, v of any stored dtypes into one exact projec
     const auto want = product(x, T, k, {&q, &kk, &v});
     test::scratch_dir dir;
     // bf16 only, f32 only, and a mix with f16 and f64 (converted part by part).
-    io::write_safetensors(dir / "bf16.safetensors", {as<simd::bf16>("q", 40, k, q), as<simd::bf16>("k", 9, k, kk),
+    test::write_safetensors(dir / "bf16.safetensors", {as<simd::bf16>("q", 40, k, q), as<simd::bf16>("k", 9, k, kk),
                                                      as<simd::bf16>("v", 9, k, v)});
-    io::write_safetensors(dir / "f32.safetensors", {as<float>("q", 40, k, q), as<float>("k", 9, k, kk),
+    test::write_safetensors(dir / "f32.safetensors", {as<float>("q", 40, k, q), as<float>("k", 9, k, kk),
                                                     as<float>("v", 9, k, v)});
-    io::write_safetensors(dir / "mixed.safetensors", {as<simd::bf16>("q", 40, k, q), as<io::f16>("k", 9, k, kk),
+    test::write_safetensors(dir / "mixed.safetensors", {as<simd::bf16>("q", 40, k, q), as<io::f16>("k", 9, k, kk),
                                                       as<double>("v", 9, k, v)});
     std::vector<float> xf(x.begin(), x.end());
-    simd::thread_pool pool(2);
+    thread_pool pool(2);
     for (const char* file : {"bf16", "f32", "mixed"})
         for (auto path : {nn::bf16_path::dot, nn::bf16_path::widen}) {
             CAPTURE(file);
@@ -100,7 +101,7 @@ TEST_CASE("matrix::fuse packs q, k, v of any stored dtypes into one exact projec
 
 TEST_CASE("matrix::read and fuse reject shapes that do not match") {
     test::scratch_dir dir;
-    io::write_safetensors(dir / "w.safetensors", {as<float>("a", 4, 6, integers(4, 6, 1)),
+    test::write_safetensors(dir / "w.safetensors", {as<float>("a", 4, 6, integers(4, 6, 1)),
                                                   as<float>("b", 4, 5, integers(4, 5, 2))});
     const auto ck = io::checkpoint::open(dir / "w.safetensors");
     CHECK_THROWS_AS(model::matrix::read(ck, "a", 6, 4), shape_error);

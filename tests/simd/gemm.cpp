@@ -14,7 +14,7 @@
 
 using namespace ddiff;
 using simd::bf16;
-using simd::thread_pool;
+using ddiff::thread_pool;
 
 namespace {
 

@@ -61,35 +61,12 @@ constexpr bool is_floating(dtype t) noexcept {
     return t == dtype::f64 || t == dtype::f32 || t == dtype::f16 || t == dtype::bf16;
 }
 
-// bfloat16: the upper half of an IEEE binary32 (same exponent range, 8-bit significand); one
-// type for the whole library, with its conversions, in simd/bf16.hpp.
+// bfloat16 and IEEE half: one type each for the whole library, with their conversions, in
+// simd/bf16.hpp.
 using simd::bf16;
+using simd::f16;
 using simd::to_bf16;
 using simd::to_float;
-// IEEE 754 binary16: 1 sign, 5 exponent (bias 15), 10 significand bits.
-struct f16 {
-    std::uint16_t bits;
-};
-static_assert(sizeof(bf16) == 2 && alignof(bf16) == 2 && std::is_trivially_copyable_v<bf16>);
-static_assert(sizeof(f16) == 2 && alignof(f16) == 2 && std::is_trivially_copyable_v<f16>);
-
-// Exact: binary16 is a subset of binary32. Subnormal halves (exponent field 0) are
-// m * 2^-24 and become normal floats; exponent field 31 is inf (m = 0) or NaN, whose
-// payload (including the quiet bit, significand bit 9 -> bit 22) is kept.
-constexpr float to_float(f16 h) noexcept {
-    const std::uint32_t sign = std::uint32_t(h.bits & 0x8000u) << 16;
-    const std::uint32_t exponent = (h.bits >> 10) & 0x1fu;
-    const std::uint32_t mantissa = h.bits & 0x3ffu;
-    if (exponent == 0) {
-        // m * 2^-24: both factors are exact in float32 and so is their product.
-        const float magnitude = float(mantissa) * 0x1p-24f;
-        return std::bit_cast<float>(std::bit_cast<std::uint32_t>(magnitude) | sign);
-    }
-    if (exponent == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mantissa << 13));
-    // Rebias the exponent from 15 to 127.
-    return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-}
-
 // The dtype whose stored bytes are exactly a T (what view<T>() requires). BOOL has none:
 // a byte other than 0 or 1 read as a C++ bool is undefined behaviour, so booleans are read
 // through to_i64() or as raw bytes.

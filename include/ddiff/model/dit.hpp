@@ -140,7 +140,7 @@ public:
     }
 
     dit(const dit_config& cfg, const io::checkpoint& ck, const load_options& o)
-        : cfg_(cfg), pool_(std::make_unique<simd::thread_pool>(std::max<std::size_t>(1, o.threads))),
+        : cfg_(cfg), pool_(std::make_unique<thread_pool>(std::max<std::size_t>(1, o.threads))),
           c_(cfg.cond_dim, 0.0f) {
         const std::size_t D = cfg.hidden_size, H = cfg.n_heads, hd = cfg.head_dim(), C = cfg.cond_dim;
         const std::size_t F = dit_config::mlp_ratio * D, V = cfg.vocab_size, E = dit_config::freq_dim;
@@ -328,7 +328,7 @@ private:
     }
 
     dit_config cfg_;
-    std::unique_ptr<simd::thread_pool> pool_;
+    std::unique_ptr<thread_pool> pool_;
     std::vector<float> c_;                    // (C) conditioning after the SiLU
     nn::embedding emb_;
     std::vector<float> sigma_w0_, sigma_b0_;  // (C, 256), (C): sigma_map.mlp.0

@@ -142,6 +142,12 @@ public:
                                                       head_w.template to_linear<Arch>(o));
     }
 
+    // A network built by build(pre_norm_lm<Arch>&): how model/gguf.hpp loads a GGUF file.
+    template <class Build>
+    dream(const dream_config& cfg, const load_options& o, Build&& build) : cfg_(cfg), net_(o.threads) {
+        build(net_);
+    }
+
     const dream_config& config() const noexcept { return cfg_; }
     std::size_t vocab_size() const noexcept { return cfg_.vocab_size; }
     token_id mask_id() const noexcept { return cfg_.mask_id; }

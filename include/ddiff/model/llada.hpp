@@ -127,6 +127,12 @@ public:
                                                       head_w.template to_linear<Arch>(o));
     }
 
+    // A network built by build(pre_norm_lm<Arch>&): how model/gguf.hpp loads a GGUF file.
+    template <class Build>
+    llada(const llada_config& cfg, const load_options& o, Build&& build) : cfg_(cfg), net_(o.threads) {
+        build(net_);
+    }
+
     const llada_config& config() const noexcept { return cfg_; }
     std::size_t vocab_size() const noexcept { return cfg_.embedding_size; }
     token_id mask_id() const noexcept { return cfg_.mask_id; }

@@ -22,7 +22,7 @@ template <class Arch = simd::default_arch>
 class pre_norm_lm {
 public:
     explicit pre_norm_lm(std::size_t threads = 1)
-        : pool_(std::make_unique<simd::thread_pool>(std::max<std::size_t>(1, threads))) {}
+        : pool_(std::make_unique<thread_pool>(std::max<std::size_t>(1, threads))) {}
 
     nn::embedding embedding;
     std::vector<nn::llama_block<Arch>> blocks;
@@ -94,7 +94,7 @@ private:
         reserved_ = T;
     }
 
-    std::unique_ptr<simd::thread_pool> pool_;
+    std::unique_ptr<thread_pool> pool_;
     nn::workspace ws_;
     std::vector<float> x_;                 // (T, d) residual stream
     std::vector<std::int64_t> positions_;  // (T) 0..T-1

@@ -9,11 +9,12 @@
 #include <span>
 
 #include "ddiff/core/error.hpp"
-#include "ddiff/simd/thread_pool.hpp"
+#include "ddiff/core/thread_pool.hpp"
+#include "ddiff/simd/thread_pool.hpp"  // transitional: simd::thread_pool, still named by model/ and runtime/
 
 namespace ddiff::nn {
 
-using simd::thread_pool;
+using ddiff::thread_pool;
 
 class workspace {
 public:

@@ -1,0 +1,533 @@
+// Integer GEMM C = A W^T (+ C) with W kept quantized (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K from GGUF):
+// W is repacked once into panels of its integer form (simd/quant/blocks.hpp), A is quantized per
+// row and block to int8 for every product (as llama.cpp quantizes activations: Q8_0-style
+// blocks of 32 for Q8_0 / Q4_0 weights, Q8_K-style blocks of 256 for the K-quants), and the
+// block dot products are exact integer sums (vpdpbusd on avx512_vnni / avx2_vnni archs, a plain
+// loop otherwise) combined in float in one fixed order. qgemm_reference computes the same
+// numbers from the unpacked integer form with scalar code: every arch must equal it bit for bit.
+//
+// Integer form of a weight sub-block s of column j (blocks.hpp): w = sw * q (symmetric) or
+// sw * q - mw (affine). Packed as unsigned bytes u = q + o (o = 128 Q8_0, 8 Q4_0, 32 Q6_K, 0 for
+// the affine Q4_K / Q5_K), so vpdpbusd's unsigned operand is the weight and its signed operand
+// the activation. With a the int8 activations of the sub-block, B = sum a, da the activation
+// block's scale:
+//   S   = sum u a - o B                         (exact int32; the kernel starts its sum at -o B)
+//   Q8_0 / Q4_0 (activation block = sub-block = 32):   acc = fma(float(S), sw * da, acc)
+//   K-quants (activation block 256 = the super-block):  t = fma(float(S), sw, t)
+//                                                       t = fma(-mw, float(B), t)   (affine)
+//                                                       and per super-block acc = fma(t, da, acc)
+//   C = acc (+ C).
+// Activation quantization (llama.cpp quantize_row_q8_0 / q8_K): d = max|x| / 127 over the block,
+// a = round-half-away(x / d) (x * (1/d)), d = 0 gives a = 0.
+//
+// Packed layout (per panel of NR output columns, zero-padded past n; per sub-block s, k-group g
+// of 4 consecutive k): u8 q[s][g][NR][4]; float sw[s][NR]; float mw[s][NR] (affine types).
+// Quants are stored as bytes whatever their bit width: simple and the fastest to multiply, at
+// 8 bits per weight plus 32 (or 64) per sub-block of scales; docs/gguf.md gives the sizes.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <vector>
+
+#include "ddiff/core/error.hpp"
+#include "ddiff/core/thread_pool.hpp"
+#include "ddiff/simd/backend.hpp"
+#include "ddiff/simd/gemm/driver.hpp"
+#include "ddiff/simd/quant/blocks.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace ddiff::simd::quant {
+
+// How a weight type is multiplied.
+struct qformat {
+    ggml_type type = ggml_type::q8_0;
+    std::size_t sub = 32;      // k per sub-block (one scale)
+    std::size_t act = 32;      // k per activation block (one activation scale)
+    int offset = 128;          // u = q + offset
+    bool affine = false;       // has mins
+};
+
+constexpr qformat format_of(ggml_type t) noexcept {
+    switch (t) {
+        case ggml_type::q8_0: return {t, 32, 32, 128, false};
+        case ggml_type::q4_0: return {t, 32, 32, 8, false};
+        case ggml_type::q4_k: return {t, 32, 256, 0, true};
+        case ggml_type::q5_k: return {t, 32, 256, 0, true};
+        case ggml_type::q6_k: return {t, 16, 256, 32, false};
+        default: return {t, 0, 0, 0, false};
+    }
+}
+
+// Panel width and row tile per arch.
+template <class Arch>
+struct qgemm_config {
+    static constexpr std::size_t nr = has_avx512_vnni<Arch> ? 16 : 8;
+    static constexpr std::size_t mr = has_avx512_vnni<Arch> ? 8 : 4;
+    static constexpr std::size_t mc = 96;  // rows per work unit
+};
+
+// A non-owning view of packed quantized weights.
+struct qpanel_view {
+    qformat fmt;
+    std::size_t n = 0, k = 0, nr = 0;
+    const std::uint8_t* q = nullptr;  // panels of k * nr bytes
+    const float* sw = nullptr;        // panels of (k / sub) * nr floats
+    const float* mw = nullptr;        // same, affine types only
+    std::size_t panels() const noexcept { return (n + nr - 1) / nr; }
+    std::size_t subs() const noexcept { return k / fmt.sub; }
+};
+
+// Owning packed quantized weights, made once at load time from the rows of a GGUF tensor.
+template <class Arch = default_arch>
+class qpacked_weights {
+public:
+    qpacked_weights() = default;
+
+    // row(r) -> the stored bytes of row r (k / block whole blocks of type t), r < n. Rows are
+    // decoded (decode_block) and repacked; nothing is dequantized.
+    template <class RowFn>
+    static qpacked_weights from_rows(ggml_type t, RowFn&& row, std::size_t n, std::size_t k) {
+        const qformat f = format_of(t);
+        if (f.sub == 0)
+            ddiff::detail::fail<invalid_argument>("qpacked_weights: type ", traits(std::uint32_t(t))->name,
+                                                  " has no integer GEMM, expected Q8_0, Q4_0, Q4_K, Q5_K or Q6_K");
+        const auto g = geometry(t);
+        const auto tr = *traits(std::uint32_t(t));
+        ddiff::detail::require(n > 0, "qpacked_weights", "n (output features)", n, "> 0");
+        if (k == 0 || k % g.block != 0)
+            ddiff::detail::fail<shape_error>("qpacked_weights: k = ", k, " is not a positive multiple of ", tr.name,
+                                             "'s block of ", g.block);
+        constexpr std::size_t NR = qgemm_config<Arch>::nr;
+        qpacked_weights p;
+        p.fmt_ = f;
+        p.n_ = n;
+        p.k_ = k;
+        const std::size_t panels = (n + NR - 1) / NR, subs = k / f.sub;
+        p.q_.reset(static_cast<std::uint8_t*>(::operator new(panels * k * NR, std::align_val_t{64})));
+        p.sw_.assign(panels * subs * NR, 0.0f);
+        if (f.affine) p.mw_.assign(panels * subs * NR, 0.0f);
+        // Padding columns: u = offset (so q = 0), scale 0.
+        std::memset(p.q_.get(), f.offset, panels * k * NR);
+        std::int8_t q[qk_k];
+        float sc[qk_k / 16], mn[qk_k / 16];
+        for (std::size_t j = 0; j < n; ++j) {
+            const std::byte* src = row(j);
+            const std::size_t pj = j / NR, lane = j % NR;
+            std::uint8_t* qp = p.q_.get() + pj * k * NR;
+            float* swp = p.sw_.data() + pj * subs * NR;
+            float* mwp = f.affine ? p.mw_.data() + pj * subs * NR : nullptr;
+            for (std::size_t b0 = 0; b0 < k; b0 += g.block, src += tr.bytes) {
+                decode_block(t, src, q, sc, mn);
+                for (std::size_t e = 0; e < g.block; ++e) {
+                    const std::size_t kk = b0 + e;
+                    qp[(kk / 4) * NR * 4 + lane * 4 + kk % 4] = static_cast<std::uint8_t>(q[e] + f.offset);
+                }
+                for (std::size_t s = 0; s < g.block / f.sub; ++s) {
+                    const std::size_t si = b0 / f.sub + s;
+                    swp[si * NR + lane] = sc[s];
+                    if (mwp) mwp[si * NR + lane] = mn[s];
+                }
+            }
+        }
+        return p;
+    }
+
+    qpanel_view view() const noexcept {
+        return {fmt_, n_, k_, qgemm_config<Arch>::nr, q_.get(), sw_.data(), fmt_.affine ? mw_.data() : nullptr};
+    }
+    std::size_t rows() const noexcept { return n_; }
+    std::size_t cols() const noexcept { return k_; }
+    ggml_type type() const noexcept { return fmt_.type; }
+    std::size_t bytes() const noexcept {
+        const std::size_t NR = qgemm_config<Arch>::nr, panels = (n_ + NR - 1) / NR;
+        return panels * k_ * NR + (sw_.size() + mw_.size()) * sizeof(float);
+    }
+
+private:
+    struct aligned_free {
+        void operator()(std::uint8_t* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
+    };
+    qformat fmt_;
+    std::size_t n_ = 0, k_ = 0;
+    std::unique_ptr<std::uint8_t, aligned_free> q_;
+    std::vector<float> sw_, mw_;
+};
+
+// ---- activations ---------------------------------------------------------------------------
+
+// Quantized activation rows: a (m, k) int8, da (m, k / act) scales, aux (m, k / sub): -o B as
+// int32 for symmetric formats, float(B) bits for affine ones.
+struct qactivations {
+    std::size_t m = 0, k = 0;
+    qformat fmt;
+    std::int8_t* a = nullptr;
+    float* da = nullptr;
+    std::int32_t* aux = nullptr;
+
+    static std::size_t bytes(std::size_t m, std::size_t k, const qformat& f) noexcept {
+        return m * k + m * (k / f.act) * 4 + m * (k / f.sub) * 4 + 128;
+    }
+};
+
+// ggml's roundf (half away from zero) as the reference quantizers use it.
+inline int round_away(float x) noexcept { return static_cast<int>(std::round(x)); }
+
+// Rows [r0, r1) of x (stride ldx) into q.
+inline void quantize_activation_rows(const float* x, std::size_t ldx, std::size_t r0, std::size_t r1,
+                                     const qactivations& q) noexcept {
+    const auto& f = q.fmt;
+    const std::size_t nb = q.k / f.act, ns = q.k / f.sub;
+    for (std::size_t i = r0; i < r1; ++i) {
+        const float* xi = x + i * ldx;
+        std::int8_t* ai = q.a + i * q.k;
+        for (std::size_t b = 0; b < nb; ++b) {
+            float amax = 0.0f;
+            for (std::size_t e = 0; e < f.act; ++e) amax = std::max(amax, std::abs(xi[b * f.act + e]));
+            const float d = amax / 127.0f;
+            const float id = d != 0.0f ? 1.0f / d : 0.0f;
+            for (std::size_t e = 0; e < f.act; ++e)
+                ai[b * f.act + e] = static_cast<std::int8_t>(std::clamp(round_away(xi[b * f.act + e] * id), -127, 127));
+            q.da[i * nb + b] = d;
+        }
+        for (std::size_t s = 0; s < ns; ++s) {
+            std::int32_t B = 0;
+            for (std::size_t e = 0; e < f.sub; ++e) B += ai[s * f.sub + e];
+            if (f.affine) {
+                const float bf = static_cast<float>(B);
+                std::memcpy(&q.aux[i * ns + s], &bf, 4);
+            } else {
+                q.aux[i * ns + s] = -f.offset * B;
+            }
+        }
+    }
+}
+
+// ---- the exact-integer scalar reference ----------------------------------------------------
+
+// C = A W^T (+ C) from the integer form of W (rows of stored GGUF bytes, row(j) for j < n) and
+// the quantized activations; the float combination in the order of the header comment.
+template <class RowFn>
+void qgemm_reference(ggml_type t, RowFn&& row, std::size_t n, const qactivations& qa, float* c, std::size_t ldc,
+                     bool accumulate) {
+    const qformat f = format_of(t);
+    const auto g = geometry(t);
+    const auto tr = *traits(std::uint32_t(t));
+    const std::size_t k = qa.k, ns = k / f.sub, nb = k / f.act;
+    std::vector<std::int8_t> q(k);
+    std::vector<float> sw(ns), mw(ns);
+    std::int8_t qb[qk_k];
+    float sc[qk_k / 16], mn[qk_k / 16];
+    for (std::size_t j = 0; j < n; ++j) {
+        const std::byte* src = row(j);
+        for (std::size_t b0 = 0; b0 < k; b0 += g.block, src += tr.bytes) {
+            decode_block(t, src, qb, sc, mn);
+            std::copy_n(qb, g.block, q.begin() + std::ptrdiff_t(b0));
+            for (std::size_t s = 0; s < g.block / f.sub; ++s) {
+                sw[b0 / f.sub + s] = sc[s];
+                mw[b0 / f.sub + s] = f.affine ? mn[s] : 0.0f;
+            }
+        }
+        for (std::size_t i = 0; i < qa.m; ++i) {
+            const std::int8_t* a = qa.a + i * k;
+            float acc = 0.0f, t_sb = 0.0f;
+            for (std::size_t s = 0; s < ns; ++s) {
+                std::int32_t S = f.affine ? 0 : qa.aux[i * ns + s];
+                for (std::size_t e = 0; e < f.sub; ++e) {
+                    const std::size_t kk = s * f.sub + e;
+                    S += std::int32_t(std::uint8_t(q[kk] + f.offset)) * std::int32_t(a[kk]);
+                }
+                const float fs = static_cast<float>(S);
+                if (f.act == f.sub) {
+                    acc = std::fma(fs, sw[s] * qa.da[i * nb + s], acc);
+                } else {
+                    t_sb = std::fma(fs, sw[s], t_sb);
+                    if (f.affine) {
+                        float bf;
+                        std::memcpy(&bf, &qa.aux[i * ns + s], 4);
+                        t_sb = std::fma(-mw[s], bf, t_sb);
+                    }
+                    if ((s + 1) * f.sub % f.act == 0) {
+                        acc = std::fma(t_sb, qa.da[i * nb + (s * f.sub) / f.act], acc);
+                        t_sb = 0.0f;
+                    }
+                }
+            }
+            float& out = c[i * ldc + j];
+            out = accumulate ? out + acc : acc;
+        }
+    }
+}
+
+// ---- kernels -------------------------------------------------------------------------------
+
+namespace kernel {
+
+// The plain kernel (archs without VNNI): the same integer sums and float order as the reference.
+template <class Arch>
+void qtile_plain(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0, std::size_t mr,
+                 float* c, std::size_t ldc, std::size_t nr, bool accumulate) noexcept {
+    constexpr std::size_t NR = qgemm_config<Arch>::nr;
+    const auto& f = w.fmt;
+    const std::size_t k = w.k, ns = w.subs(), nb = k / f.act;
+    const std::uint8_t* qp = w.q + p * k * NR;
+    const float* swp = w.sw + p * ns * NR;
+    const float* mwp = f.affine ? w.mw + p * ns * NR : nullptr;
+    for (std::size_t i = 0; i < mr; ++i) {
+        const std::size_t row = i0 + i;
+        const std::int8_t* a = qa.a + row * k;
+        for (std::size_t j = 0; j < nr; ++j) {
+            float acc = 0.0f, t_sb = 0.0f;
+            for (std::size_t s = 0; s < ns; ++s) {
+                std::int32_t S = f.affine ? 0 : qa.aux[row * ns + s];
+                for (std::size_t kk = s * f.sub; kk < (s + 1) * f.sub; ++kk)
+                    S += std::int32_t(qp[(kk / 4) * NR * 4 + j * 4 + kk % 4]) * std::int32_t(a[kk]);
+                const float fs = static_cast<float>(S);
+                if (f.act == f.sub) {
+                    acc = std::fma(fs, swp[s * NR + j] * qa.da[row * nb + s], acc);
+                } else {
+                    t_sb = std::fma(fs, swp[s * NR + j], t_sb);
+                    if (mwp) {
+                        float bf;
+                        std::memcpy(&bf, &qa.aux[row * ns + s], 4);
+                        t_sb = std::fma(-mwp[s * NR + j], bf, t_sb);
+                    }
+                    if ((s + 1) * f.sub % f.act == 0) {
+                        acc = std::fma(t_sb, qa.da[row * nb + (s * f.sub) / f.act], acc);
+                        t_sb = 0.0f;
+                    }
+                }
+            }
+            float& out = c[i * ldc + j];
+            out = accumulate ? out + acc : acc;
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+// AVX512-VNNI: NR = 16 columns (one zmm), MR rows; per k-group one weight load and one
+// vpdpbusd per row with the activation's 4 bytes broadcast from memory. SUB (k per sub-block),
+// AFFINE and PER_SUB (activation block = sub-block) are compile-time so the k-group loop unrolls.
+template <std::size_t MR, std::size_t SUB, bool AFFINE, bool PER_SUB>
+DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0,
+                                           float* c, std::size_t ldc, std::size_t mr, std::size_t nr,
+                                           bool accumulate) noexcept {
+    constexpr std::size_t NR = 16, groups = SUB / 4;
+    const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
+    const std::size_t subs_per_act = w.fmt.act / SUB;
+    const std::uint8_t* qp = w.q + p * k * NR;
+    const float* swp = w.sw + p * ns * NR;
+    const float* mwp = AFFINE ? w.mw + p * ns * NR : nullptr;
+    const std::int8_t* ap[MR];
+    const std::int32_t* auxp[MR];
+    const float* dap[MR];
+    for (std::size_t i = 0; i < MR; ++i) {
+        const std::size_t row = i0 + std::min(i, mr - 1);  // tail rows repeat the last one
+        ap[i] = qa.a + row * k;
+        auxp[i] = qa.aux + row * ns;
+        dap[i] = qa.da + row * nb;
+    }
+    __m512 acc[MR], tsb[MR];
+#pragma GCC unroll 16
+    for (std::size_t i = 0; i < MR; ++i) acc[i] = tsb[i] = _mm512_setzero_ps();
+    for (std::size_t s = 0; s < ns; ++s) {
+        __m512i S[MR];
+#pragma GCC unroll 16
+        for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm512_setzero_si512() : _mm512_set1_epi32(auxp[i][s]);
+        const std::uint8_t* qs = qp + s * SUB * NR;
+        const std::size_t k0 = s * SUB;
+#pragma GCC unroll 8
+        for (std::size_t g = 0; g < groups; ++g) {
+            const __m512i wv = _mm512_load_si512(qs + g * NR * 4);
+#pragma GCC unroll 16
+            for (std::size_t i = 0; i < MR; ++i) {
+                std::int32_t a4;
+                std::memcpy(&a4, ap[i] + k0 + g * 4, 4);
+                S[i] = _mm512_dpbusd_epi32(S[i], wv, _mm512_set1_epi32(a4));
+            }
+        }
+        const __m512 sw = _mm512_loadu_ps(swp + s * NR);
+        if constexpr (PER_SUB) {
+#pragma GCC unroll 16
+            for (std::size_t i = 0; i < MR; ++i)
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), _mm512_mul_ps(sw, _mm512_set1_ps(dap[i][s])), acc[i]);
+        } else {
+#pragma GCC unroll 16
+            for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), sw, tsb[i]);
+            if constexpr (AFFINE) {
+                const __m512 nmw = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_loadu_ps(mwp + s * NR)),
+                                                                         _mm512_set1_epi32(INT32_MIN)));  // -mw exactly
+#pragma GCC unroll 16
+                for (std::size_t i = 0; i < MR; ++i) {
+                    float bf;
+                    std::memcpy(&bf, auxp[i] + s, 4);
+                    tsb[i] = _mm512_fmadd_ps(nmw, _mm512_set1_ps(bf), tsb[i]);
+                }
+            }
+            if ((s + 1) % subs_per_act == 0) {
+#pragma GCC unroll 16
+                for (std::size_t i = 0; i < MR; ++i) {
+                    acc[i] = _mm512_fmadd_ps(tsb[i], _mm512_set1_ps(dap[i][s / subs_per_act]), acc[i]);
+                    tsb[i] = _mm512_setzero_ps();
+                }
+            }
+        }
+    }
+    const __mmask16 m = nr >= 16 ? __mmask16(0xffff) : __mmask16((1u << nr) - 1);
+    for (std::size_t i = 0; i < mr; ++i) {
+        float* ci = c + i * ldc;
+        __m512 v = acc[i];
+        if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, ci));
+        _mm512_mask_storeu_ps(ci, m, v);
+    }
+}
+
+// AVX-VNNI (VEX, ymm): NR = 8 columns, MR rows; the same sums and float order.
+template <std::size_t MR, std::size_t SUB, bool AFFINE, bool PER_SUB>
+DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0,
+                                       float* c, std::size_t ldc, std::size_t mr, std::size_t nr,
+                                       bool accumulate) noexcept {
+    constexpr std::size_t NR = 8, groups = SUB / 4;
+    const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
+    const std::size_t subs_per_act = w.fmt.act / SUB;
+    const std::uint8_t* qp = w.q + p * k * NR;
+    const float* swp = w.sw + p * ns * NR;
+    const float* mwp = AFFINE ? w.mw + p * ns * NR : nullptr;
+    const std::int8_t* ap[MR];
+    const std::int32_t* auxp[MR];
+    const float* dap[MR];
+    for (std::size_t i = 0; i < MR; ++i) {
+        const std::size_t row = i0 + std::min(i, mr - 1);
+        ap[i] = qa.a + row * k;
+        auxp[i] = qa.aux + row * ns;
+        dap[i] = qa.da + row * nb;
+    }
+    __m256 acc[MR], tsb[MR];
+    for (std::size_t i = 0; i < MR; ++i) acc[i] = tsb[i] = _mm256_setzero_ps();
+    for (std::size_t s = 0; s < ns; ++s) {
+        __m256i S[MR];
+        for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm256_setzero_si256() : _mm256_set1_epi32(auxp[i][s]);
+        const std::uint8_t* qs = qp + s * SUB * NR;
+        const std::size_t k0 = s * SUB;
+#pragma GCC unroll 8
+        for (std::size_t g = 0; g < groups; ++g) {
+            const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(qs + g * NR * 4));
+            for (std::size_t i = 0; i < MR; ++i) {
+                std::int32_t a4;
+                std::memcpy(&a4, ap[i] + k0 + g * 4, 4);
+                S[i] = _mm256_dpbusd_avx_epi32(S[i], wv, _mm256_set1_epi32(a4));
+            }
+        }
+        const __m256 sw = _mm256_loadu_ps(swp + s * NR);
+        if constexpr (PER_SUB) {
+            for (std::size_t i = 0; i < MR; ++i)
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), _mm256_mul_ps(sw, _mm256_set1_ps(dap[i][s])), acc[i]);
+        } else {
+            for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), sw, tsb[i]);
+            if constexpr (AFFINE) {
+                const __m256 nmw = _mm256_xor_ps(_mm256_loadu_ps(mwp + s * NR), _mm256_set1_ps(-0.0f));  // -mw exactly
+                for (std::size_t i = 0; i < MR; ++i) {
+                    float bf;
+                    std::memcpy(&bf, auxp[i] + s, 4);
+                    tsb[i] = _mm256_fmadd_ps(nmw, _mm256_set1_ps(bf), tsb[i]);
+                }
+            }
+            if ((s + 1) % subs_per_act == 0) {
+                for (std::size_t i = 0; i < MR; ++i) {
+                    acc[i] = _mm256_fmadd_ps(tsb[i], _mm256_set1_ps(dap[i][s / subs_per_act]), acc[i]);
+                    tsb[i] = _mm256_setzero_ps();
+                }
+            }
+        }
+    }
+    alignas(32) float tmp[8];
+    for (std::size_t i = 0; i < mr; ++i) {
+        _mm256_store_ps(tmp, acc[i]);
+        float* ci = c + i * ldc;
+        for (std::size_t j = 0; j < nr; ++j) ci[j] = accumulate ? ci[j] + tmp[j] : tmp[j];
+    }
+}
+
+#endif
+
+template <class Arch>
+void qtile(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0, std::size_t mr, float* c,
+           std::size_t ldc, std::size_t nr, bool accumulate) noexcept {
+    constexpr std::size_t MR = qgemm_config<Arch>::mr;
+    // One instantiation per format: Q8_0 / Q4_0 (sub-blocks of 32, symmetric, an activation
+    // scale per sub-block), Q4_K / Q5_K (32, affine, per 256), Q6_K (16, symmetric, per 256).
+#if defined(__x86_64__) || defined(__i386__)
+    if constexpr (has_avx512_vnni<Arch> || has_avx_vnni<Arch>) {
+        auto run = [&]<std::size_t SUB, bool AFFINE, bool PER_SUB>() {
+            if constexpr (has_avx512_vnni<Arch>)
+                qtile_avx512<MR, SUB, AFFINE, PER_SUB>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
+            else
+                qtile_avx2<MR, SUB, AFFINE, PER_SUB>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
+        };
+        if (w.fmt.sub == 16) run.template operator()<16, false, false>();
+        else if (w.fmt.affine) run.template operator()<32, true, false>();
+        else run.template operator()<32, false, true>();
+        return;
+    }
+#endif
+    qtile_plain<Arch>(w, p, qa, i0, mr, c, ldc, nr, accumulate);
+}
+
+}  // namespace kernel
+
+// C[m, n] = A[m, k] W^T (+ C) with W quantized. A: m rows at stride lda (>= k); C: stride ldc.
+// scratch: at least qactivations::bytes(m, k, w.fmt) bytes (the quantized activations), or empty
+// to use a buffer owned by the calling thread (grown once, reused).
+template <class Arch = default_arch>
+void qgemm(const float* a, std::size_t lda, std::size_t m, const qpanel_view& w, float* c, std::size_t ldc,
+           bool accumulate, thread_pool& pool) {
+    using cfg = qgemm_config<Arch>;
+    if (w.nr != cfg::nr)
+        ddiff::detail::fail<shape_error>("qgemm: weights packed with panel width ", w.nr, ", this architecture (",
+                                         Arch::name(), ") uses ", cfg::nr);
+    if (lda < w.k) ddiff::detail::fail<shape_error>("qgemm: lda = ", lda, ", expected >= k = ", w.k);
+    if (ldc < w.n) ddiff::detail::fail<shape_error>("qgemm: ldc = ", ldc, ", expected >= n = ", w.n);
+    if (m == 0) return;
+    thread_local std::vector<std::byte> buffer;
+    const std::size_t need = qactivations::bytes(m, w.k, w.fmt);
+    if (buffer.size() < need) buffer.resize(need);
+    qactivations qa;
+    qa.m = m;
+    qa.k = w.k;
+    qa.fmt = w.fmt;
+    std::byte* b = buffer.data();
+    qa.a = reinterpret_cast<std::int8_t*>(b);
+    b += (m * w.k + 63) / 64 * 64;
+    qa.da = reinterpret_cast<float*>(b);
+    b += m * (w.k / w.fmt.act) * 4;
+    qa.aux = reinterpret_cast<std::int32_t*>(b);
+    // Quantize the rows (row ranges on the pool: each row is quantized the same way by any thread).
+    const std::size_t qthreads = m * w.k < 65536 ? 1 : std::min(pool.size(), m);
+    if (qthreads <= 1) quantize_activation_rows(a, lda, 0, m, qa);
+    else
+        pool.run(qthreads, [&](std::size_t t, std::size_t) {
+            quantize_activation_rows(a, lda, m * t / qthreads, m * (t + 1) / qthreads, qa);
+        });
+    const double flops = 2.0 * double(m) * double(w.n) * double(w.k);
+    for_each_gemm_unit(m, w.panels(), cfg::nr, cfg::mr, cfg::mc, flops, pool,
+                       [&](std::size_t r0, std::size_t r1, std::size_t p0, std::size_t p1, std::size_t) {
+                           for (std::size_t p = p0; p < p1; ++p) {
+                               const std::size_t nr = std::min(cfg::nr, w.n - p * cfg::nr);
+                               for (std::size_t i = r0; i < r1; i += cfg::mr) {
+                                   const std::size_t mr = std::min(cfg::mr, r1 - i);
+                                   kernel::qtile<Arch>(w, p, qa, i, mr, c + i * ldc + p * cfg::nr, ldc, nr, accumulate);
+                               }
+                           }
+                       });
+}
+
+}  // namespace ddiff::simd::quant
