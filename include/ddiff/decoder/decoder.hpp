@@ -35,7 +35,7 @@
 #include "ddiff/math/sampling.hpp"
 #include "ddiff/sampler/context.hpp"
 #include "ddiff/simd/rows.hpp"
-#include "ddiff/simd/thread_pool.hpp"
+#include "ddiff/core/thread_pool.hpp"
 
 namespace ddiff {
 
@@ -539,12 +539,12 @@ private:
     }
 
     // The model's pool when it has one (its threads already wait for work), else the decoder's.
-    simd::thread_pool& pool(const generate_options& o) {
-        if constexpr (requires { { model_->pool() } -> std::same_as<simd::thread_pool&>; }) {
+    thread_pool& pool(const generate_options& o) {
+        if constexpr (requires { { model_->pool() } -> std::same_as<thread_pool&>; }) {
             return model_->pool();
         } else {
             if (!own_pool_ || own_pool_->size() != o.threads)
-                own_pool_ = std::make_unique<simd::thread_pool>(std::max(1u, o.threads), 0);
+                own_pool_ = std::make_unique<thread_pool>(std::max(1u, o.threads), 0);
             return *own_pool_;
         }
     }
@@ -553,7 +553,7 @@ private:
     Schedule schedule_;
     Remask remask_;
     Sampler sampler_;
-    std::unique_ptr<simd::thread_pool> own_pool_;
+    std::unique_ptr<thread_pool> own_pool_;
     std::vector<proposal_scratch> work_;  // one per pool thread
     sampler::step_scratch step_scratch_;
 };

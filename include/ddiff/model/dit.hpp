@@ -184,7 +184,7 @@ public:
     std::size_t vocab_size() const noexcept { return cfg_.vocab_size; }
     token_id mask_id() const noexcept { return cfg_.mask_id; }
     std::size_t threads() const noexcept { return pool_->size(); }
-    simd::thread_pool& pool() noexcept { return *pool_; }  // the decoder runs its per-position work here
+    thread_pool& pool() noexcept { return *pool_; }  // the decoder runs its per-position work here
     // The decoder's trait: an MDLM checkpoint with time_conditioning false ignores alpha, so an
     // unchanged input may reuse the last output (MDLM's ddpm_cache).
     bool time_conditioned() const noexcept { return uses_sigma(); }

@@ -152,7 +152,7 @@ public:
     std::size_t vocab_size() const noexcept { return cfg_.vocab_size; }
     token_id mask_id() const noexcept { return cfg_.mask_id; }
     std::size_t threads() const noexcept { return net_.threads(); }
-    simd::thread_pool& pool() noexcept { return net_.pool(); }  // the decoder runs its per-position work here
+    thread_pool& pool() noexcept { return net_.pool(); }  // the decoder runs its per-position work here
 
     // Unshifted logits of one sequence: ids (T), out (T, vocab). valid (T) or nullptr: 0 marks
     // padding. As Dream's generate(): padding keys are never attended to and positions are

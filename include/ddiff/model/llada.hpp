@@ -137,7 +137,7 @@ public:
     std::size_t vocab_size() const noexcept { return cfg_.embedding_size; }
     token_id mask_id() const noexcept { return cfg_.mask_id; }
     std::size_t threads() const noexcept { return net_.threads(); }
-    simd::thread_pool& pool() noexcept { return net_.pool(); }  // the decoder runs its per-position work here
+    thread_pool& pool() noexcept { return net_.pool(); }  // the decoder runs its per-position work here
 
     // Logits of one sequence: ids (T), out (T, vocab). key_valid (T) or nullptr: 0 marks padding
     // keys that no query attends to (the updated HF file's attention_mask behaviour).

@@ -29,7 +29,7 @@ public:
     nn::lm_head<nn::rms_norm<Arch>, Arch> head;
 
     std::size_t threads() const noexcept { return pool_->size(); }
-    simd::thread_pool& pool() noexcept { return *pool_; }
+    thread_pool& pool() noexcept { return *pool_; }
 
     // ids (T); positions (T) RoPE positions, or nullptr for 0..T-1; key_valid (T) or nullptr
     // (0 = a padding key no query attends to); out (T, head.vocab()).

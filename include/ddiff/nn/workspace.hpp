@@ -10,7 +10,6 @@
 
 #include "ddiff/core/error.hpp"
 #include "ddiff/core/thread_pool.hpp"
-#include "ddiff/simd/thread_pool.hpp"  // transitional: simd::thread_pool, still named by model/ and runtime/
 
 namespace ddiff::nn {
 

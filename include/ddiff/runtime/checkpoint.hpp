@@ -47,7 +47,7 @@ public:
         };
     }
     const model_info& info() const override { return info_; }
-    simd::thread_pool& pool() override { return m_.pool(); }
+    thread_pool& pool() override { return m_.pool(); }
     void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) override {
         m_.denoise(x, alpha, out);
     }
@@ -73,7 +73,7 @@ public:
         info_.mask = m_.mask_id();
     }
     const model_info& info() const override { return info_; }
-    simd::thread_pool& pool() override { return pool_; }
+    thread_pool& pool() override { return pool_; }
     void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) override {
         m_.denoise(x, alpha, buffer_);
         out = xt::cast<float>(buffer_);
@@ -85,7 +85,7 @@ public:
 private:
     oracle::absorbing_markov_oracle m_;
     model_info info_;
-    simd::thread_pool pool_;
+    thread_pool pool_;
     xt::xtensor<double, 3> buffer_;
 };
 

@@ -15,7 +15,7 @@
 #include "ddiff/core/concepts.hpp"
 #include "ddiff/core/error.hpp"
 #include "ddiff/model/kv_cache.hpp"
-#include "ddiff/simd/thread_pool.hpp"
+#include "ddiff/core/thread_pool.hpp"
 
 namespace ddiff::runtime {
 
@@ -44,7 +44,7 @@ class model_impl {
 public:
     virtual ~model_impl() = default;
     virtual const model_info& info() const = 0;
-    virtual simd::thread_pool& pool() = 0;
+    virtual thread_pool& pool() = 0;
     virtual void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) = 0;
     virtual void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, model::kv_cache& cache,
                                 float* out) = 0;
@@ -64,7 +64,7 @@ public:
     token_id mask_id() const { return info().mask; }
     bool shift_logits() const { return info().shift_logits; }
     bool time_conditioned() const { return info().time_conditioned; }
-    simd::thread_pool& pool() { return impl_->pool(); }
+    thread_pool& pool() { return impl_->pool(); }
 
     void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {
         impl_->denoise(x, alpha, out);
