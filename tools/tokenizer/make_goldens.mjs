@@ -12,7 +12,7 @@
 //   synthetic/NAME.json     small tokenizer.json files exercising every supported component
 //                           (built here, loaded and re-saved by HF, BPE merges trained here)
 //   goldens/NAME.json       for each tokenizer and corpus line: ids without and with special
-//                           tokens, the tokens, decode(ids), decode(ids_special, skip special),
+//                           tokens, each id's vocabulary string (id_to_token), decode(ids), decode(ids_special, skip special),
 //                           decode of the first half of the ids, decode of each id alone (non-ASCII
 //                           lines), whether decode(encode(x)) == x; and a hash of the ids of the
 //                           whole KJV encoded at once.
@@ -22,6 +22,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+import { byteAlphabet, trainMerges } from './bpe_train.mjs';
 
 const require = createRequire(import.meta.url);
 const data = process.argv[2] ?? process.env.DDIFF_DATA ?? path.join(os.homedir(), '.cache', 'ddiff');
@@ -90,51 +92,6 @@ const isAscii = (s) => /^[\x00-\x7f]*$/.test(s);
 
 // ---- synthetic tokenizers -----------------------------------------------------------------------
 const trainText = kjvLines.filter((_, i) => i % 15 === 0).concat(hand.map((h) => h[1]));
-
-// Minimal BPE trainer (deterministic: most frequent pair, ties by the pair's text). Only the merges
-// it produces are committed; HF encodes with them, so their quality does not matter.
-function trainMerges(words, nMerges, prefix = '') {
-  const freq = new Map();
-  for (const w of words) freq.set(w.join('\u0001'), (freq.get(w.join('\u0001')) ?? 0) + 1);
-  let entries = [...freq.entries()].map(([k, c]) => [k.split('\u0001'), c]);
-  const merges = [];
-  for (let m = 0; m < nMerges; ++m) {
-    const pairs = new Map();
-    for (const [syms, c] of entries)
-      for (let i = 0; i + 1 < syms.length; ++i) {
-        const key = syms[i] + '\u0001' + syms[i + 1];
-        pairs.set(key, (pairs.get(key) ?? 0) + c);
-      }
-    let best = null;
-    for (const [k, c] of pairs) if (!best || c > best[1] || (c === best[1] && k < best[0])) best = [k, c];
-    if (!best || best[1] < 2) break;
-    const [a, b] = best[0].split('\u0001');
-    merges.push([a, b]);
-    const joined = a + b.slice(prefix.length);
-    entries = entries.map(([syms, c]) => {
-      const out = [];
-      for (let i = 0; i < syms.length; ++i) {
-        if (i + 1 < syms.length && syms[i] === a && syms[i + 1] === b) {
-          out.push(joined);
-          ++i;
-        } else out.push(syms[i]);
-      }
-      return [out, c];
-    });
-  }
-  return merges;
-}
-
-const byteAlphabet = (() => {
-  const bs = [];
-  for (let b = 33; b <= 126; ++b) bs.push(b);
-  for (let b = 0xa1; b <= 0xac; ++b) bs.push(b);
-  for (let b = 0xae; b <= 0xff; ++b) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; ++b) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
-  return cs.map((c) => String.fromCodePoint(c));
-})();
 
 function addedToken(id, content, opts = {}) {
   const special = opts.special ?? false;
@@ -299,7 +256,7 @@ async function goldens(name, tok, description, withKjv) {
     const ids = e.getIds(), idsSpecial = es.getIds();
     const decoded = await decode(ids, false);
     const g = {
-      name: c.name, ids, ids_special: idsSpecial, tokens: es.getTokens(), decoded,
+      name: c.name, ids, ids_special: idsSpecial, pieces: idsSpecial.map((id) => tok.idToToken(id)), decoded,
       decoded_skip: await decode(idsSpecial, true),
       decoded_half: await decode(ids.slice(0, Math.ceil(ids.length / 2)), false),
       roundtrip: ids.length === 0 ? text === '' : decoded === text,

@@ -92,10 +92,10 @@ TEST_CASE("whitespace control: trim_blocks, lstrip_blocks, -, + and the trailing
 
 TEST_CASE("syntax errors and unsupported constructs name the line and column") {
     check_throws<format_error>([] { (void)render_of("ok\n{% macro m() %}{% endmacro %}"); },
-                               {"t, line 2, column 1", "unsupported tag 'macro'"});
+                               {"t, line 2, column 4", "unsupported tag 'macro'"});
     check_throws<format_error>([] { (void)render_of("{{ x | frobnicate }}"); }, {"line 1, column 8", "unsupported filter 'frobnicate'"});
     check_throws<format_error>([] { (void)render_of("{{ x is prime }}"); }, {"unsupported test 'prime'"});
-    check_throws<format_error>([] { (void)render_of("{% if x %}unterminated"); }, {"unexpected end of template", "endif"});
+    check_throws<format_error>([] { (void)render_of("{% if x %}unterminated"); }, {"unexpected end of template, expected {% endif %}"});
     check_throws<format_error>([] { (void)render_of("{{ 'open }}"); }, {"unterminated string"});
     check_throws<format_error>([] { (void)render_of("{# no end"); }, {"missing end of comment tag"});
     check_throws<format_error>([] { (void)render_of("{% include 'x' %}"); }, {"unsupported tag 'include'"});

@@ -34,32 +34,34 @@ tally check_family(const std::string& name) {
         INFO(name << " line " << i << " (" << corpus[i].name << ")");
         REQUIRE(g.at("name").get<std::string>() == corpus[i].name);
         bool ok = true;
-        const auto expect = [&](bool cond) {
-            CHECK(cond);
-            ok = ok && cond;
+        const auto expect = [&](const char* what, const auto& got, const auto& want) {
+            INFO(what);
+            CHECK(got == want);
+            ok = ok && got == want;
         };
-        const auto ids = tok.encode(text, false);
-        const auto ids_special = tok.encode(text, true);
-        expect(ids == g.at("ids").get<std::vector<token_id>>());
-        expect(ids_special == g.at("ids_special").get<std::vector<token_id>>());
-        std::vector<std::string> tokens;
-        for (token_id id : ids_special) tokens.push_back(tok.piece(id));
-        expect(tokens == g.at("tokens").get<std::vector<std::string>>());
         const auto gid = g.at("ids").get<std::vector<token_id>>();
         const auto gids = g.at("ids_special").get<std::vector<token_id>>();
-        if (!g.at("decoded").is_null()) expect(tok.decode(gid) == g.at("decoded").get<std::string>());
-        if (!g.at("decoded_skip").is_null()) expect(tok.decode(gids, true) == g.at("decoded_skip").get<std::string>());
+        const auto ids = tok.encode(text, false);
+        expect("encode(text, add_special_tokens=false)", ids, gid);
+        expect("encode(text, add_special_tokens=true)", tok.encode(text, true), gids);
+        std::vector<std::string> pieces;
+        for (token_id id : gids) pieces.push_back(tok.piece(id));
+        expect("piece(id) = id_to_token(id)", pieces, g.at("pieces").get<std::vector<std::string>>());
+        if (!g.at("decoded").is_null()) expect("decode(ids)", tok.decode(gid), g.at("decoded").get<std::string>());
+        if (!g.at("decoded_skip").is_null())
+            expect("decode(ids_special, skip_special_tokens)", tok.decode(gids, true), g.at("decoded_skip").get<std::string>());
         if (!g.at("decoded_half").is_null()) {
             const std::span<const token_id> half(gid.data(), (gid.size() + 1) / 2);
-            expect(tok.decode(half) == g.at("decoded_half").get<std::string>());
+            expect("decode(first half of ids)", tok.decode(half), g.at("decoded_half").get<std::string>());
         }
         if (g.contains("decoded_each")) {
             const auto each = g.at("decoded_each").get<std::vector<std::string>>();
             REQUIRE(each.size() == gid.size());
-            for (std::size_t k = 0; k < gid.size(); ++k) expect(tok.decode(std::span<const token_id>(&gid[k], 1)) == each[k]);
+            for (std::size_t k = 0; k < gid.size(); ++k)
+                expect("decode of one id", tok.decode(std::span<const token_id>(&gid[k], 1)), each[k]);
         }
         // decode(encode(x)) == x exactly where HF's round trip holds (x after UTF-8 repair).
-        if (g.at("roundtrip").get<bool>()) expect(tok.decode(ids) == io::tok::utf8_lossy(text));
+        if (g.at("roundtrip").get<bool>()) expect("decode(encode(x)) == x", tok.decode(ids), io::tok::utf8_lossy(text));
         ++t.lines;
         t.agree += ok;
     }

@@ -25,6 +25,8 @@
 // strftime_now, ...); raise_exception and runtime type errors are invalid_argument.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -414,7 +416,7 @@ private:
         while (true) {
             const token& c = cur();
             if (c.type == tk::end) {
-                if (!stops.empty()) fail_here("unexpected end of template, expected {% " + std::string(stops.front()) + " %}");
+                if (!stops.empty()) fail_here("unexpected end of template, expected {% " + std::string(stops.back()) + " %}");
                 return b;
             }
             if (c.type == tk::data) {
@@ -454,6 +456,7 @@ private:
     }
 
     std::shared_ptr<stmt> parse_statement() {
+        const depth_guard guard(*this);
         const token tag = t_[i_++];
         auto s = std::make_shared<stmt>();
         s->at = tag.at;
@@ -567,6 +570,7 @@ private:
     expr_ptr parse_expression(bool with_cond) { return with_cond ? parse_condexpr() : parse_or(); }
 
     expr_ptr parse_condexpr() {
+        const depth_guard guard(*this);
         auto e1 = parse_or();
         while (is_name("if")) {
             const location at = cur().at;
@@ -610,6 +614,7 @@ private:
         return l;
     }
     expr_ptr parse_not() {
+        const depth_guard guard(*this);
         if (is_name("not")) {
             auto e = std::make_shared<expr>();
             e->k = expr::kind::not_;
@@ -698,7 +703,17 @@ private:
         }
         return l;
     }
+    // Nesting guard: a hostile template cannot overflow the stack of this recursive parser.
+    struct depth_guard {
+        parser& p;
+        explicit depth_guard(parser& q) : p(q) {
+            if (++p.depth_ > 200) p.fail_here("expression or block nesting deeper than 200");
+        }
+        ~depth_guard() { --p.depth_; }
+    };
+
     expr_ptr parse_unary(bool with_filter) {
+        const depth_guard guard(*this);
         expr_ptr node;
         if (is_op("-") || is_op("+")) {
             const auto op = cur();
@@ -965,6 +980,7 @@ private:
     std::size_t i_ = 0;
     std::string name_;
     int loop_depth_ = 0;
+    int depth_ = 0;
 };
 
 }  // namespace jinja
@@ -1046,7 +1062,14 @@ public:
         return flow::normal;
     }
 
+    // Bounds on work and output: a template cannot run or print without limit.
+    void tick(location at) {
+        if (++steps_ > 20'000'000) fail(at, "template execution exceeded 20 million steps");
+        if (out_.size() > (64u << 20)) fail(at, "template output exceeded 64 MiB");
+    }
+
     flow exec(const stmt& s) {
+        tick(s.at);
         switch (s.k) {
             case stmt::kind::data: out_ += s.text; return flow::normal;
             case stmt::kind::print: out_ += to_str(eval(*s.e)); return flow::normal;
@@ -1173,6 +1196,7 @@ private:
     std::string_view name_;
     std::string& out_;
     std::vector<scope> scopes_;
+    std::size_t steps_ = 0;
 };
 
 inline std::string py_strip(const std::string& s, const value* chars, bool left, bool right) {
@@ -1315,9 +1339,10 @@ inline const interpreter::scope& interpreter::globals() {
             }
             if (step == 0) ddiff::detail::fail<invalid_argument>("chat template: range() step must not be zero");
             value v = value::list();
-            for (long long x = start; step > 0 ? x < stop : x > stop; x += step) {
+            for (long long x = start; step > 0 ? x < stop : x > stop;) {
                 if (v.l->size() >= 100000) ddiff::detail::fail<invalid_argument>("chat template: range() longer than 100000");
                 v.l->push_back(value::integer(x));
+                if (__builtin_add_overflow(x, step, &x)) break;
             }
             return v;
         });
@@ -1537,25 +1562,35 @@ inline value interpreter::binary(const std::string& op, const value& a, const va
     const bool ints = (a.k == value::kind::integer || a.k == value::kind::boolean) &&
                       (b.k == value::kind::integer || b.k == value::kind::boolean);
     const auto iv = [](const value& v) { return v.k == value::kind::boolean ? static_cast<long long>(v.b) : v.i; };
+    long long r = 0;
+    // Called after the builtin has written r (an argument would be read in unspecified order).
+    const auto checked = [&](bool overflow) {
+        if (overflow) fail(at, "integer overflow in '" + op + "' (Python integers are unbounded; ddiff's are 64-bit)");
+        return value::integer(r);
+    };
     if (op == "+") {
-        if (a.is_string() && b.is_string()) return value::string(a.s + b.s);
+        if (a.is_string() && b.is_string()) {
+            if (a.s.size() + b.s.size() > (64u << 20)) fail(at, "string longer than 64 MiB");
+            return value::string(a.s + b.s);
+        }
         if (a.is_list() && b.is_list()) {
             value v = value::list(*a.l);
             v.l->insert(v.l->end(), b.l->begin(), b.l->end());
             return v;
         }
-        if (ints) return value::integer(iv(a) + iv(b));
+        if (ints) return checked(__builtin_add_overflow(iv(a), iv(b), &r));
         if (a.is_number() && b.is_number()) return value::floating(as_double(a) + as_double(b));
     } else if (op == "-") {
-        if (ints) return value::integer(iv(a) - iv(b));
+        if (ints) return checked(__builtin_sub_overflow(iv(a), iv(b), &r));
         if (a.is_number() && b.is_number()) return value::floating(as_double(a) - as_double(b));
     } else if (op == "*") {
-        if (ints) return value::integer(iv(a) * iv(b));
+        if (ints) return checked(__builtin_mul_overflow(iv(a), iv(b), &r));
         if (a.is_number() && b.is_number()) return value::floating(as_double(a) * as_double(b));
         if ((a.is_string() && b.k == value::kind::integer) || (b.is_string() && a.k == value::kind::integer)) {
             const std::string& s = a.is_string() ? a.s : b.s;
             const long long n = a.is_string() ? b.i : a.i;
-            if (n > 0 && s.size() * static_cast<std::size_t>(n) > (1u << 24)) fail(at, "string repetition too long");
+            if (n > 0 && !s.empty() && static_cast<unsigned long long>(n) > (1ull << 24) / s.size())
+                fail(at, "string repetition too long");
             std::string out;
             for (long long k = 0; k < n; ++k) out += s;
             return value::string(out);
@@ -1569,6 +1604,7 @@ inline value interpreter::binary(const std::string& op, const value& a, const va
         if (ints) {
             const long long x = iv(a), y = iv(b);
             if (y == 0) fail(at, "integer division or modulo by zero");
+            if (x == INT64_MIN && y == -1) fail(at, "integer overflow in '" + op + "'");
             long long q = x / y, r = x % y;
             if (r != 0 && ((r < 0) != (y < 0))) {
                 --q;
@@ -1584,13 +1620,15 @@ inline value interpreter::binary(const std::string& op, const value& a, const va
         }
         if (op == "%" && a.is_string()) fail(at, "%-formatting of strings is not supported");
     } else if (op == "**") {
-        if (ints && iv(b) >= 0) {
-            long long r = 1;
-            for (long long k = 0; k < iv(b); ++k) {
-                if (std::abs(r) > (1LL << 40)) fail(at, "integer power too large");
-                r *= iv(a);
+        if (ints && iv(b) >= 0) {  // by squaring, with overflow checks
+            long long base = iv(a), e = iv(b), acc = 1;
+            while (e > 0) {
+                if (e & 1)
+                    if (__builtin_mul_overflow(acc, base, &acc)) fail(at, "integer overflow in '**'");
+                e >>= 1;
+                if (e > 0 && __builtin_mul_overflow(base, base, &base)) fail(at, "integer overflow in '**'");
             }
-            return value::integer(r);
+            return value::integer(acc);
         }
         if (a.is_number() && b.is_number()) return value::floating(std::pow(as_double(a), as_double(b)));
     }
@@ -1756,7 +1794,10 @@ inline value interpreter::call_filter(const expr& e) {
     }
     if (n == "int") {
         if (v.k == value::kind::integer) return v;
-        if (v.k == value::kind::floating) return value::integer(static_cast<long long>(v.f));
+        if (v.k == value::kind::floating) {
+            if (!(std::fabs(v.f) < 9.2e18)) fail(e.at, "int() of a float outside 64-bit integers");
+            return value::integer(static_cast<long long>(v.f));
+        }
         if (v.k == value::kind::boolean) return value::integer(v.b);
         if (v.is_string()) {
             try {
@@ -1781,7 +1822,10 @@ inline value interpreter::call_filter(const expr& e) {
         return dv ? *dv : value::floating(0.0);
     }
     if (n == "abs") {
-        if (v.k == value::kind::integer) return value::integer(v.i < 0 ? -v.i : v.i);
+        if (v.k == value::kind::integer) {
+            if (v.i == INT64_MIN) fail(e.at, "integer overflow in abs");
+            return value::integer(v.i < 0 ? -v.i : v.i);
+        }
         if (v.k == value::kind::floating) return value::floating(std::fabs(v.f));
         fail(e.at, "filter 'abs' needs a number");
     }
@@ -1841,6 +1885,7 @@ inline value interpreter::call_filter(const expr& e) {
 }
 
 inline value interpreter::eval(const expr& e) {
+    tick(e.at);
     switch (e.k) {
         case expr::kind::constant: return e.constant;
         case expr::kind::name: return lookup(e.name);
@@ -1878,7 +1923,10 @@ inline value interpreter::eval(const expr& e) {
             };
             const long long b = adjust(start, 0, n - 1), en = adjust(stop, n, -1);
             std::vector<value> out;
-            for (long long i = b; step > 0 ? i < en : i > en; i += step) out.push_back(items[static_cast<std::size_t>(i)]);
+            for (long long i = b; step > 0 ? i < en : i > en;) {
+                out.push_back(items[static_cast<std::size_t>(i)]);
+                if (__builtin_add_overflow(i, step, &i)) break;
+            }
             if (obj.is_string()) {
                 std::string s;
                 for (auto& c : out) s += c.s;
@@ -1903,7 +1951,10 @@ inline value interpreter::eval(const expr& e) {
         case expr::kind::test: return value::boolean(call_test(e));
         case expr::kind::neg: {
             const value x = eval(*e.args[0]);
-            if (x.k == value::kind::integer) return value::integer(-x.i);
+            if (x.k == value::kind::integer) {
+                if (x.i == INT64_MIN) fail(e.at, "integer overflow in unary '-'");
+                return value::integer(-x.i);
+            }
             if (x.k == value::kind::floating) return value::floating(-x.f);
             if (x.k == value::kind::boolean) return value::integer(-static_cast<long long>(x.b));
             fail(e.at, std::string("bad operand type for unary -: '") + type_name(x) + "'");

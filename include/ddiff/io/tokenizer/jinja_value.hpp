@@ -274,7 +274,7 @@ inline std::string string_repr(const std::string& s) {
         else if (c == '\r') out += "\\r";
         else if (c == '\t') out += "\\t";
         else if (c < 0x20 || c == 0x7F || (c >= 0x80 && c < 0xA0) || c == 0xAD) {
-            char b[8];
+            char b[16];
             std::snprintf(b, sizeof b, "\\x%02x", static_cast<unsigned>(c));
             out += b;
         } else {
