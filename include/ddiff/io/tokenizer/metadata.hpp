@@ -176,7 +176,9 @@ inline tokenizer_metadata read_tokenizer_metadata(const std::filesystem::path& d
         if (const auto it = j.find("added_tokens_decoder"); it != j.end() && !it->is_null()) {
             if (!it->is_object())
                 ddiff::detail::fail<format_error>(file, ": added_tokens_decoder is ", io::detail::describe(*it), ", expected an object");
-            for (const auto& [k, v] : it->items()) {
+            for (const auto& entry : it->items()) {
+                const std::string& k = entry.key();
+                const nlohmann::json& v = entry.value();  // (a lambda below reads it: no structured binding)
                 token_id id = -1;
                 try {
                     std::size_t used = 0;
