@@ -64,6 +64,9 @@ TEST_CASE("malformed tokenizer.json files are format_errors naming the file and 
     check_throws<format_error>([] { (void)load(file_with("\"decoder\": {\"type\": \"Strip\", \"content\": \"ab\", \"start\": 1, \"stop\": 0}")); },
                                {"decoder.content", "a string of one character"});
     check_throws<format_error>([] { (void)load(R"({"version": "2.0", "model": {}})"); }, {"version", "\"1.0\""});
+    // Found by fuzz_tokenizer_json: a post-processor adding an id the vocabulary does not have.
+    check_throws<format_error>([] { (void)load(file_with("\"post_processor\": {\"type\": \"RobertaProcessing\", \"sep\": [\"</s>\", 6], \"cls\": [\"<s>\", 0]}")); },
+                               {"post_processor adds id 6, which has no token"});
     check_throws<format_error>([] { (void)load("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"\\ud800\": 0}, \"merges\": []}}"); },
                                {"lone high surrogate"});
 }

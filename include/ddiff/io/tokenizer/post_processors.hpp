@@ -49,6 +49,16 @@ struct post_processor {
         }
     }
 
+    // Every id this processor can add (checked against the vocabulary once it is built).
+    void collect_ids(std::vector<token_id>& out) const {
+        if (k == kind::cls_sep) {
+            out.push_back(cls);
+            out.push_back(sep);
+        }
+        for (const auto& p : single) out.insert(out.end(), p.ids.begin(), p.ids.end());
+        for (const auto& c : children) c.collect_ids(out);
+    }
+
     static post_processor from_json(const nlohmann::json& j, const json_fields::where& w) {
         using namespace json_fields;
         const std::string type = type_of(j, w, "post_processor");

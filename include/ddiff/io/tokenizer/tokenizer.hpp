@@ -148,6 +148,7 @@ public:
         im->rebuild_added();
         tokenizer t;
         t.im_ = std::move(im);
+        t.check_post_processor_ids("post_processor");
         return t;
     }
 
@@ -298,6 +299,7 @@ public:
         im->rebuild_added();
         tokenizer t;
         t.im_ = std::move(im);
+        t.check_post_processor_ids("bos / eos");
         return t;
     }
 
@@ -448,6 +450,20 @@ private:
             for (const auto& [id, t] : added.by_id()) id_limit = std::max(id_limit, static_cast<std::size_t>(id) + 1);
         }
     };
+
+    // HF adds a post-processor's ids without looking at the vocabulary; ddiff refuses a file whose
+    // post-processor would produce an id with no token.
+    void check_post_processor_ids(std::string_view where) const {
+        if (!im_->post) return;
+        std::vector<token_id> ids;
+        im_->post->collect_ids(ids);
+        for (token_id id : ids) {
+            const bool known = im_->added.token(id) || im_->model_vocab().has_id(id);
+            if (!known)
+                ddiff::detail::fail<format_error>(im_->source, ": ", where, " adds id ", id,
+                                                  ", which has no token, expected an id of the vocabulary");
+        }
+    }
 
     std::string_view token_string(token_id id) const {
         if (const auto* a = im_->added.token(id)) return a->content;
