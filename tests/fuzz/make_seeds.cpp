@@ -2,6 +2,8 @@
 //   <out>/safetensors/  small valid files from the writer: every dtype, metadata, scalars,
 //                       empty tensors, an empty header, odd header padding
 //   <out>/config/       the committed config.json and index files plus a few hand-written ones
+//   <out>/tokenizer_json/, tokenizer_encode/, chat_template/: the synthetic tokenizer.json files,
+//                       the tokenizer corpus lines, the committed chat templates
 // usage: fuzz_make_seeds <out dir>
 #include <cstdint>
 #include <cstring>
@@ -12,6 +14,8 @@
 #include <vector>
 
 #include "../support/safetensors_writer.hpp"
+#include <nlohmann/json.hpp>
+
 #include "ddiff/io/safetensors.hpp"
 
 using namespace ddiff::io;
@@ -90,6 +94,37 @@ int main(int argc, char** argv) {
     const auto gg = out / "gguf";
     fs::create_directories(gg);
     fs::copy_file(data / "gguf" / "quants.gguf", gg / "quants.gguf", fs::copy_options::overwrite_existing);
+    // Tokenizer seeds: the committed synthetic tokenizer.json files, the corpus lines, the templates.
+    fs::create_directories(out / "tokenizer_json");
+    fs::create_directories(out / "tokenizer_encode");
+    fs::create_directories(out / "chat_template");
+    for (const auto& e : fs::directory_iterator(data / "tokenizer" / "synthetic"))
+        fs::copy_file(e.path(), out / "tokenizer_json" / e.path().filename(), fs::copy_options::overwrite_existing);
+    write(out / "tokenizer_json" / "minimal.json",
+          R"({"version": "1.0", "added_tokens": [{"id": 3, "content": "<s>", "special": true, "lstrip": true}],
+              "normalizer": {"type": "NFKC"}, "pre_tokenizer": {"type": "Metaspace", "replacement": "_", "prepend_scheme": "first"},
+              "post_processor": {"type": "RobertaProcessing", "sep": ["<s>", 3], "cls": ["<s>", 3]},
+              "decoder": {"type": "Sequence", "decoders": [{"type": "Strip", "content": " ", "start": 1, "stop": 1}]},
+              "model": {"type": "BPE", "byte_fallback": true, "unk_token": "a", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": [["a", "b"]]}})");
+    {
+        std::ifstream in(data / "tokenizer" / "corpus.jsonl");
+        std::string line;
+        int k = 0;
+        while (std::getline(in, line)) {
+            const auto j = nlohmann::json::parse(line);
+            std::string bytes;
+            if (j.contains("hex")) {
+                const auto hex = j["hex"].get<std::string>();
+                for (std::size_t i = 0; i + 1 < hex.size(); i += 2) bytes += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+            } else {
+                bytes = j["text"].get<std::string>();
+            }
+            write(out / "tokenizer_encode" / ("line" + std::to_string(k++)), bytes);
+        }
+    }
+    for (const auto& e : fs::directory_iterator(data / "tokenizer" / "chat"))
+        if (e.path().extension() == ".jinja")
+            fs::copy_file(e.path(), out / "chat_template" / e.path().filename(), fs::copy_options::overwrite_existing);
     std::cout << "seeds written to " << out << " (" << copied << " committed json files)\n";
     return 0;
 }

@@ -91,7 +91,8 @@ public:
     }
 
     // Required: config_error when the key is missing, null, of another JSON type, or does not fit
-    // T. Integers must be JSON integers (64.0 is not an int); numbers may be integers.
+    // T. An integer may be written 64 or 64.0 (JSON does not tell them apart; 64.5 is an error);
+    // numbers may be integers.
     template <config_value T>
     T get(std::string_view key) const {
         const auto it = node_->find(key);
@@ -172,6 +173,23 @@ private:
                 const auto v = j.get<std::uint64_t>();
                 if (!std::in_range<T>(v)) fail_range<T>(j, path, lo, hi);
                 return static_cast<T>(v);
+            }
+            if (j.type() == vt::number_float) {
+                // JSON does not tell 4 from 4.0 and Hub configs hold both ("mlp_ratio": 4.0): an
+                // integral value is accepted, anything with a fraction stays an error.
+                const double d = j.get<double>();
+                if (std::trunc(d) != d) fail_type<T>(j, path);
+                // Exact range test in double: 2^63 and -2^63 are exactly representable.
+                constexpr double two63 = 9223372036854775808.0;
+                if constexpr (std::is_signed_v<T>) {
+                    if (!(d >= -two63 && d < two63) || !std::in_range<T>(static_cast<std::int64_t>(d)))
+                        fail_range<T>(j, path, lo, hi);
+                    return static_cast<T>(static_cast<std::int64_t>(d));
+                } else {
+                    if (!(d >= 0.0 && d < 2.0 * two63) || !std::in_range<T>(static_cast<std::uint64_t>(d)))
+                        fail_range<T>(j, path, lo, hi);
+                    return static_cast<T>(static_cast<std::uint64_t>(d));
+                }
             }
             if (j.type() != vt::number_integer) fail_type<T>(j, path);
             const auto v = j.get<std::int64_t>();
