@@ -18,6 +18,8 @@ struct generate_args {
     std::string prompt;
     std::vector<token_id> prompt_ids;
     std::string infill;
+    bool chat = false;
+    std::string system;
     std::size_t num_samples = 1;
     bool print_ids = false, trace = false, no_progress = false;
 
@@ -28,6 +30,10 @@ struct generate_args {
           prompt_ids);
         v(runtime::field_info{"infill", "TEXT", "infill: regenerate every '_' of TEXT, keep the rest (--length is ignored)"},
           infill);
+        v(runtime::field_info{"chat", "", "wrap --prompt in the checkpoint's chat template (a user turn, the assistant's "
+                                          "turn to come) and print only the reply"},
+          chat);
+        v(runtime::field_info{"system", "TEXT", "with --chat: a system turn first"}, system);
         v(runtime::field_info{"num_samples", "N", "number of samples, one per line (seed + index; newlines inside a "
                                                   "sample printed as \\n)",
                               1.0, 1 << 24},
@@ -68,6 +74,8 @@ public:
         if (sources > 1) throw usage_error("ddiff generate: give one of --prompt, --prompt-ids and --infill");
         if (given_("infill") && args_.infill.find('_') == std::string::npos)
             throw usage_error("ddiff generate: --infill text has no '_' to fill in");
+        if (args_.chat && !given_("prompt")) throw usage_error("ddiff generate: --chat needs --prompt (the user's message)");
+        if (given_("system") && !args_.chat) throw usage_error("ddiff generate: --system needs --chat");
 
         const auto load_start = std::chrono::steady_clock::now();
         auto s = open_session(model_);
@@ -82,7 +90,15 @@ public:
                                   " needs a tokenizer (vocab.json or tokenizer.json in the model directory); use "
                                   "--prompt-ids");
         };
-        if (given_("prompt")) {
+        if (given_("prompt") && args_.chat) {
+            need_codec("--chat");
+            std::vector<runtime::chat_turn> turns;
+            if (given_("system")) turns.push_back({"system", args_.system});
+            turns.push_back({"user", args_.prompt});
+            // As transformers' apply_chat_template(tokenize=True): the template writes the special
+            // tokens itself, so the text is encoded without the post-processor's.
+            req.prompt = codec->encode(codec->chat(turns, /*add_generation_prompt=*/true), false);
+        } else if (given_("prompt")) {
             need_codec("--prompt");
             req.prompt = codec->encode(args_.prompt);
         }
@@ -110,13 +126,15 @@ public:
         s.validate(req);
 
         const token_id mask = s.info().mask;
-        auto show = [&](std::span<const token_id> x, std::ostream& os) {
+        // The whole canvas (prompt included), or with --chat the reply alone without special tokens.
+        auto show = [&](std::span<const token_id> x, std::ostream& os, bool final) {
             if (args_.print_ids || !codec) {
                 for (std::size_t i = 0; i < x.size(); ++i) os << (i ? " " : "") << x[i];
                 os << '\n';
                 return;
             }
-            std::string t = codec->decode(x, mask, true);
+            const bool reply = final && args_.chat;
+            std::string t = reply ? codec->decode(x.subspan(req.prompt.size()), mask, false, true) : codec->decode(x, mask, true);
             if (args_.num_samples > 1)  // one sample per line
                 for (std::size_t i = t.find('\n'); i != std::string::npos; i = t.find('\n', i + 2)) t.replace(i, 1, "\\n");
             os << t << '\n';
@@ -129,7 +147,7 @@ public:
             const auto res = s.decode(req, [&](const runtime::step_event& e) {
                 if (args_.trace) {
                     std::cerr << "step " << e.step + 1 << " ";
-                    show(e.canvas, std::cerr);
+                    show(e.canvas, std::cerr, false);
                 }
                 const std::size_t first = req.canvas ? 0 : req.prompt.size();
                 std::size_t left = 0;
@@ -142,7 +160,7 @@ public:
             steps += res.steps;
             decode_secs += res.seconds;
             generated += req.canvas ? 1 : decode_.length;  // infilling: reported per sample
-            show(std::span<const token_id>(res.tokens.data(), res.tokens.shape(1)), std::cout);
+            show(std::span<const token_id>(res.tokens.data(), res.tokens.shape(1)), std::cout, true);
             std::cout.flush();
         }
         std::fprintf(stderr,

@@ -25,11 +25,16 @@ public:
 
 std::unique_ptr<command> make_generate();
 std::unique_ptr<command> make_eval();
+std::unique_ptr<command> make_tokenize();
+std::unique_ptr<command> make_detokenize();
+std::unique_ptr<command> make_inspect();
 
 // The shipped model when it is present (build tree or installed data directory), else the oracle.
 std::string default_model();
 
-// runtime::session::open, compiled once (session.cpp: the models are instantiated there only).
-runtime::session open_session(const runtime::model_options& o);
+// Compiled once, in session.cpp (the models and the tokenizer engine are instantiated there only):
+runtime::session open_session(const runtime::model_options& o);             // runtime::session::open
+std::unique_ptr<runtime::text_codec> open_codec(const runtime::model_options& o);  // the tokenizer alone
+std::string describe_model(const std::string& spec);  // ddiff inspect: what the files say, weights not loaded
 
 }  // namespace ddiff::cli

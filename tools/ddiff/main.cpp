@@ -72,14 +72,17 @@ struct subcommand {
 
 int main(int argc, char** argv) {
     using namespace ddiff;
-    CLI::App app("Discrete diffusion language models on a CPU: generate text, score it.", "ddiff");
+    CLI::App app("Discrete diffusion language models on a CPU: generate text, score it, tokenize it.", "ddiff");
     app.require_subcommand(1);
-    const auto generate = cli::make_generate();
-    const auto eval = cli::make_eval();
+    std::vector<std::unique_ptr<cli::command>> commands;
+    commands.push_back(cli::make_generate());
+    commands.push_back(cli::make_eval());
+    commands.push_back(cli::make_tokenize());
+    commands.push_back(cli::make_detokenize());
+    commands.push_back(cli::make_inspect());
     std::vector<cli::subcommand> subs;
-    subs.reserve(2);
-    subs.emplace_back(app, *generate);
-    subs.emplace_back(app, *eval);
+    subs.reserve(commands.size());
+    for (auto& c : commands) subs.emplace_back(app, *c);
     std::string sub = argc >= 2 ? argv[1] : "";
     try {
         bool known = false;

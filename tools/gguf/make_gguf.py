@@ -379,6 +379,7 @@ def llada(gguf, out, gen):
         "llada.vocab_size": ("uint32", V), "llada.rope.dimension_count": ("uint32", hd),
         "llada.attention.causal": ("bool", False), "diffusion.shift_logits": ("bool", False),
         "tokenizer.ggml.add_bos_token": ("bool", True),
+        "tokenizer.ggml.bos_token_id": ("uint32", 96),  # LLaDA's GGUFs add a BOS; here the last control token
     }
     meta.update(tokenizer_meta(V, 94, 95))
     write_model(gguf, os.path.join(out, "llada_tiny"), "llada", cfg, hf, g, meta)

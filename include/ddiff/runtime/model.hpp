@@ -15,6 +15,7 @@
 #include "ddiff/core/concepts.hpp"
 #include "ddiff/core/error.hpp"
 #include "ddiff/model/kv_cache.hpp"
+#include "ddiff/runtime/fields.hpp"
 #include "ddiff/core/thread_pool.hpp"
 
 namespace ddiff::runtime {
@@ -23,20 +24,40 @@ namespace ddiff::runtime {
 struct model_info {
     std::string kind;        // llada, Dream, mdlm, sedd, markov
     std::string source;      // the spec it was opened from
+    std::string format;      // safetensors, gguf, oracle
     noise_kind noise = noise_kind::absorbing;
     std::size_t vocab = 0;
     token_id mask = -1;      // -1: uniform noise, no mask
+    std::vector<token_id> eos_ids;  // the checkpoint's end-of-sequence ids (generation_config.json, ...)
     bool shift_logits = false, time_conditioned = false, kv_cache = false;
     std::size_t max_length = 0;  // longest sequence the model accepts (0: any)
 };
 
-// Text to ids and back for a model.
+struct chat_turn {
+    std::string role, content;
+};
+
+// Text to ids and back for a model: its tokenizer (tokenizer.json, a character vocab.json, a
+// GGUF file's tokenizer.ggml.*), or the oracle's alphabet.
 class text_codec {
 public:
     virtual ~text_codec() = default;
-    virtual std::vector<token_id> encode(std::string_view text) const = 0;
-    // The text of ids; masked positions (id == mask) as '_' when show_masks, else skipped.
-    virtual std::string decode(std::span<const token_id> ids, token_id mask, bool show_masks) const = 0;
+    // As HF's tokenizer(text): with the post-processor's special tokens when add_special_tokens.
+    virtual std::vector<token_id> encode(std::string_view text, bool add_special_tokens = true) const = 0;
+    // Text through the tokenizer's decoder; masked positions (id == mask) as '_' when show_masks,
+    // else left out; special tokens (EOS, chat markup) left out when skip_special.
+    virtual std::string decode(std::span<const token_id> ids, token_id mask, bool show_masks,
+                               bool skip_special = false) const = 0;
+    // The vocabulary string of one id ("Ġthe").
+    virtual std::string piece(token_id id) const = 0;
+    // What kind of tokenizer ("byte-level BPE tokenizer.json", ...).
+    virtual std::string describe() const = 0;
+    virtual bool has_chat_template() const { return false; }
+    // The checkpoint's chat template rendered for the turns (transformers' apply_chat_template,
+    // tokenize=False); option_error when the checkpoint has none.
+    virtual std::string chat(std::span<const chat_turn>, bool /*add_generation_prompt*/) const {
+        throw option_error("chat", "", "a checkpoint with a chat template (tokenizer_config.json chat_template)");
+    }
 };
 
 // The interface a loaded model implements (checkpoint.hpp).

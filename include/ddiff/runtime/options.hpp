@@ -95,7 +95,9 @@ struct decode_options {
           alg_temp);
         v(field_info{"cfg_scale", "W", "LLaDA's unsupervised classifier-free guidance weight", 0.0, 1e6}, cfg_scale);
         v(field_info{"seed", "N", "random seed: the same seed gives the same output", 0.0, 9.2e18}, seed);
-        v(field_info{"eos_ids", "IDS", "ids that suppress_eos and eos_last act on (comma-separated)"}, eos_ids);
+        v(field_info{"eos_ids", "IDS", "ids that suppress_eos and eos_last act on (comma-separated; default: the "
+                                       "checkpoint's EOS ids)"},
+          eos_ids);
         v(field_info{"suppress_eos", "", "never propose an EOS id (LLaDA logits_eos_inf)"}, suppress_eos);
         v(field_info{"eos_last", "", "score EOS proposals -inf so they are committed last (LLaDA confidence_eos_eot_inf)"},
           eos_last);
@@ -127,8 +129,6 @@ struct decode_options {
             throw option_error("sampler", sampler,
                                detail::choices_text(f) + (uniform ? " (uniform noise)" : " (absorbing noise)"));
         }
-        if ((suppress_eos || eos_last) && eos_ids.empty())
-            throw option_error("eos_ids", "", "the EOS ids that suppress_eos and eos_last act on");
     }
 
     kv_cache_mode cache_mode() const {

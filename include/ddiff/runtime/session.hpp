@@ -101,6 +101,12 @@ public:
     // Checks the request against the model (names, ranges, ids, cache support) without decoding.
     void validate(decode_request& r) const {
         r.options.validate(uniform());
+        if ((r.options.suppress_eos || r.options.eos_last) && r.options.eos_ids.empty()) {
+            if (info_.eos_ids.empty())
+                throw option_error("eos_ids", "",
+                                   "the EOS ids that suppress_eos and eos_last act on (this model's files name none)");
+            r.options.eos_ids = info_.eos_ids;
+        }
         const field_info eos{.name = "eos_ids"}, prompt{.name = "prompt_ids"};
         check_ids(eos, r.options.eos_ids, info_.vocab);
         check_ids(prompt, r.prompt, info_.vocab);
