@@ -168,3 +168,57 @@ TEST_CASE("session: the callback sees each step and may cancel a row; bad reques
     auto dit = cli::open_session({.model = (models / "mdlm_tiny").string(), .threads = 1});
     CHECK(error_of([&] { dit.decode(r); }).find("cache = 'dual', expected none: this mdlm model has no KV cache") == 0);
 }
+
+TEST_CASE("session: rows of different prompts decoded together equal each prompt and seed decoded alone") {
+    auto s = cli::open_session({.model = (models / "llada_tiny_f32").string(), .threads = 2});
+    runtime::decode_request r;
+    r.options.length = 8;
+    r.options.steps = 4;
+    r.options.block_length = 4;
+    r.options.temperature = 0.9;
+    r.options.remask = "random";
+    const std::vector<std::vector<token_id>> prompts = {{1, 2, 3}, {7, 8, 9}, {4, 4, 4}};
+    const std::vector<std::uint64_t> seeds = {5, 6, 5};
+    r.prompt = prompts[0];
+    r.rows = prompts;
+    r.seeds = seeds;
+    const auto batch = s.decode(r);
+    REQUIRE(batch.tokens.shape(0) == 3);
+    std::set<std::vector<token_id>> distinct;
+    for (std::size_t b = 0; b < 3; ++b) {
+        runtime::decode_request one;
+        one.options = r.options;
+        one.prompt = prompts[b];
+        one.seeds = {seeds[b]};
+        const auto alone = s.decode(one);
+        CHECK(xt::view(batch.tokens, b, xt::all()) == xt::view(alone.tokens, 0, xt::all()));
+        distinct.insert(std::vector<token_id>(alone.tokens.begin() + 3, alone.tokens.end()));
+    }
+    CHECK(distinct.size() == 3);  // the rows really differ (the comparison above can fail)
+
+    // Infill canvases as rows.
+    const token_id m = s.info().mask;
+    runtime::decode_request f;
+    f.options = r.options;
+    f.options.block_length = 0;
+    f.canvas = std::vector<token_id>{1, m, m, 2, m, 3};
+    f.rows = {*f.canvas, {9, m, m, 8, m, 7}};
+    f.seeds = {1, 2};
+    const auto fb = s.decode(f);
+    runtime::decode_request f1 = f;
+    f1.rows.clear();
+    f1.canvas = f.rows[1];
+    f1.seeds = {2};
+    const auto fa = s.decode(f1);
+    CHECK(xt::view(fb.tokens, 1, xt::all()) == xt::view(fa.tokens, 0, xt::all()));
+    CHECK(fb.tokens(1, 0) == 9);
+    CHECK(fb.tokens(1, 3) == 8);
+
+    // Rows that do not fit the request are option_errors.
+    r.rows = {{1, 2, 3}, {7, 8}, {4, 4, 4}};
+    CHECK(error_of([&] { s.decode(r); }) == "rows = '2 ids', expected 3 ids (every row as long as the request's input)");
+    r.rows = {{1, 2, 3}, {7, 8, 9}};
+    CHECK(error_of([&] { s.decode(r); }) == "rows = '2', expected one input per seed (3)");
+    r.rows = {{1, 2, 3}, {7, 8, 999}, {4, 4, 4}};
+    CHECK(error_of([&] { s.decode(r); }) == "prompt_ids item = '999', expected a token id in [0, 97)");
+}

@@ -28,6 +28,7 @@ std::unique_ptr<command> make_eval();
 std::unique_ptr<command> make_tokenize();
 std::unique_ptr<command> make_detokenize();
 std::unique_ptr<command> make_inspect();
+std::unique_ptr<command> make_serve();
 
 // The shipped model when it is present (build tree or installed data directory), else the oracle.
 std::string default_model();

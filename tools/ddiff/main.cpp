@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
     commands.push_back(cli::make_tokenize());
     commands.push_back(cli::make_detokenize());
     commands.push_back(cli::make_inspect());
+    commands.push_back(cli::make_serve());
     std::vector<cli::subcommand> subs;
     subs.reserve(commands.size());
     for (auto& c : commands) subs.emplace_back(app, *c);

@@ -47,6 +47,11 @@ struct decode_request {
     std::optional<std::vector<token_id>> canvas;   // infilling instead: every mask regenerated, the rest kept
     decode_options options;
     std::vector<std::uint64_t> seeds;              // one row per seed; empty: one row with options.seed
+    // Rows of different inputs decoded together (a server's batch): when given, one per seed,
+    // row b starts from rows[b] (a prompt, or with `canvas` an infill canvas) instead of
+    // prompt / *canvas, each of the same length as it. Each row equals its seed and input
+    // decoded alone.
+    std::vector<std::vector<token_id>> rows;
 };
 
 struct decode_result {
@@ -75,6 +80,45 @@ using sampler_for = std::conditional_t<Model::noise == noise_kind::uniform, any_
 template <class Model>
 decode_result run_decode(Model& model, decode_job job, sampler_for<Model> sampler);
 
+// Checks a request against a model's facts (names, ranges, ids, cache support) without
+// decoding; fills options.eos_ids from the model's when suppress_eos / eos_last need them.
+inline void validate(const model_info& info, decode_request& r) {
+    const bool uniform = info.noise == noise_kind::uniform;
+    r.options.validate(uniform);
+    if ((r.options.suppress_eos || r.options.eos_last) && r.options.eos_ids.empty()) {
+        if (info.eos_ids.empty())
+            throw option_error("eos_ids", "",
+                               "the EOS ids that suppress_eos and eos_last act on (this model's files name none)");
+        r.options.eos_ids = info.eos_ids;
+    }
+    const field_info eos{.name = "eos_ids"}, prompt{.name = "prompt_ids"};
+    check_ids(eos, r.options.eos_ids, info.vocab);
+    check_ids(prompt, r.prompt, info.vocab);
+    if (r.canvas) {
+        if (uniform) throw option_error("infill", "", "an absorbing-noise model (infilling marks positions with the mask)");
+        check_ids(field_info{.name = "infill"}, *r.canvas, info.vocab);
+    }
+    if (!r.rows.empty()) {
+        const std::size_t rows = std::max<std::size_t>(1, r.seeds.size()), width = r.canvas ? r.canvas->size() : r.prompt.size();
+        if (r.rows.size() != rows)
+            throw option_error("rows", std::to_string(r.rows.size()), "one input per seed (" + std::to_string(rows) + ")");
+        for (const auto& row : r.rows) {
+            if (row.size() != width)
+                throw option_error("rows", std::to_string(row.size()) + " ids",
+                                   std::to_string(width) + " ids (every row as long as the request's input)");
+            check_ids(r.canvas ? field_info{.name = "infill"} : prompt, row, info.vocab);
+        }
+    }
+    if (r.options.cache_mode() != kv_cache_mode::none && !info.kv_cache)
+        throw option_error("cache", r.options.cache,
+                           "none: this " + info.kind + " model has no KV cache (needs a model with a KV cache: "
+                           "LLaDA, Dream)");
+    const std::size_t len = (r.canvas ? r.canvas->size() : r.prompt.size() + r.options.length);
+    if (info.max_length && len > info.max_length)
+        throw option_error("length", std::to_string(len),
+                           "at most " + std::to_string(info.max_length) + " positions in all (the model's maximum)");
+}
+
 class session {
 public:
     using uniform_model = oracle::uniform_markov_oracle;
@@ -99,31 +143,7 @@ public:
     bool uniform() const noexcept { return info_.noise == noise_kind::uniform; }
 
     // Checks the request against the model (names, ranges, ids, cache support) without decoding.
-    void validate(decode_request& r) const {
-        r.options.validate(uniform());
-        if ((r.options.suppress_eos || r.options.eos_last) && r.options.eos_ids.empty()) {
-            if (info_.eos_ids.empty())
-                throw option_error("eos_ids", "",
-                                   "the EOS ids that suppress_eos and eos_last act on (this model's files name none)");
-            r.options.eos_ids = info_.eos_ids;
-        }
-        const field_info eos{.name = "eos_ids"}, prompt{.name = "prompt_ids"};
-        check_ids(eos, r.options.eos_ids, info_.vocab);
-        check_ids(prompt, r.prompt, info_.vocab);
-        if (r.canvas) {
-            if (uniform())
-                throw option_error("infill", "", "an absorbing-noise model (infilling marks positions with the mask)");
-            check_ids(field_info{.name = "infill"}, *r.canvas, info_.vocab);
-        }
-        if (r.options.cache_mode() != kv_cache_mode::none && !info_.kv_cache)
-            throw option_error("cache", r.options.cache,
-                               "none: this " + info_.kind + " model has no KV cache (needs a model with a KV cache: "
-                               "LLaDA, Dream)");
-        const std::size_t len = (r.canvas ? r.canvas->size() : r.prompt.size() + r.options.length);
-        if (info_.max_length && len > info_.max_length)
-            throw option_error("length", std::to_string(len),
-                               "at most " + std::to_string(info_.max_length) + " positions in all (the model's maximum)");
-    }
+    void validate(decode_request& r) const { runtime::validate(info_, r); }
 
     decode_result decode(decode_request r, const step_callback& callback = {}) {
         validate(r);
@@ -137,7 +157,10 @@ public:
         const auto& src = r.canvas ? *r.canvas : r.prompt;
         job.infill = r.canvas.has_value();
         job.canvas = xt::zeros<token_id>({rows, src.size()});
-        for (std::size_t b = 0; b < rows; ++b) std::copy(src.begin(), src.end(), job.canvas.begin() + b * src.size());
+        for (std::size_t b = 0; b < rows; ++b) {
+            const auto& row = r.rows.empty() ? src : r.rows[b];
+            std::copy(row.begin(), row.end(), job.canvas.begin() + b * src.size());
+        }
         decode_result res =
             uniform() ? run_decode<uniform_model>(*uniform_, std::move(job),
                                                   any_uniform_sampler::make(r.options.sampler, r.options.params))
