@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+# make_block_goldens.py: tiny random checkpoints of the block-diffusion architectures in their
+# Hugging Face layouts, and reference outputs for the C++ tests, from the PyTorch references in
+# this directory (qwen.py, dit.py, block_generate.py) with fixed seeds. Separate from
+# make_goldens.py so the older goldens never change when these are regenerated.
+#
+# Writes:
+#   tests/data/models/sdar_tiny/          model_type "sdar", Qwen3 layers (QK-norm, head_dim 24 != 64/4),
+#                                         GQA 4/2, tied embeddings, block_size 4; the mask id only in
+#                                         tokenizer_config.json (<|MASK|>, as SDAR's tokenizer)
+#   tests/data/models/fast_dllm_v2_tiny/  model_type "Fast_dLLM_Qwen", Qwen2 layers (q/k/v biases),
+#                                         untied head, bd_size 8, mask_token_id in config.json
+#   tests/data/models/dllm_qwen3_tiny/    model_type "a2d-qwen3" (dllm), Qwen3 layers with attention
+#                                         biases, tied; <|mask|> in tokenizer_config.json
+#   tests/data/models/bd3lm_tiny/         model_type "bd3lm" (kuleshov-group/bd3lms HF layout), block 4
+#   each: golden.safetensors (logits, float64 from the stored weights) and generate goldens
+#   tests/data/blocks/qwen3_block.safetensors  one Qwen3 decoder layer (QK-norm), bidirectional and
+#                                         block-causal outputs
+#
+# Regenerate: /usr/bin/python3 tools/reference/make_block_goldens.py
+import json
+import os
+import shutil
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+import qwen  # noqa: E402
+import safetensors_io as st  # noqa: E402
+
+SEED = 20251014
+MODELS = os.path.join(ROOT, "tests", "data", "models")
+BLOCKS = os.path.join(ROOT, "tests", "data", "blocks")
+V = 97
+MASK, EOS, PAD = 94, 95, 96
+B, L = 2, 16
+
+
+def save_golden(path, tensors, meta):
+    st.save_file(tensors, path, {k: (json.dumps(v) if not isinstance(v, str) else v) for k, v in meta.items()})
+
+
+def tokenizer_config(mask_content):
+    """The part of tokenizer_config.json ddiff reads: the added mask token."""
+    return {"added_tokens_decoder": {str(MASK): {"content": mask_content, "lstrip": False, "normalized": False,
+                                                 "rstrip": False, "single_word": False, "special": True}}}
+
+
+TINY = dict(hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
+            num_hidden_layers=2, vocab_size=V, max_position_embeddings=64, rope_theta=10000.0,
+            eos_token_id=EOS, bos_token_id=PAD, torch_dtype="float32")
+
+
+def qwen_tiny(name, model_type, gen, tok=None, **over):
+    cfg = qwen.make_config(model_type, **dict(TINY, **over))
+    m = qwen.QwenDiffusionLM(cfg)
+    qwen.fill_random(m, gen)
+    d = os.path.join(MODELS, name)
+    shutil.rmtree(d, ignore_errors=True)
+    qwen.save_pretrained(m, d, "F32", tokenizer_config=tok)
+    return cfg, d
+
+
+def make_ids(gen):
+    ids = torch.randint(0, MASK, (B, L), generator=gen)
+    ids[0, [2, 3, 9, 13, 14]] = MASK
+    ids[1, [0, 5, 6, 7, 11, 15]] = MASK
+    return ids
+
+
+def qwen_logit_goldens(cfg, d, gen, block, pad_layout=False):
+    """logits of input_ids [2, 16] with the block-causal mask of `block` rows and bidirectional;
+    with pad_layout also dllm's sampler layout: 3 left pads (pad id, never attended), logical
+    positions cumsum(valid) - 1 (padding 0), block-causal from row 0."""
+    m = qwen.load_pretrained(d, torch.float64)
+    ids = make_ids(gen)
+    with torch.no_grad():
+        lg_block, _ = m(ids, mask=qwen.block_causal_mask(L, L, block))
+        lg_bidir, _ = m(ids)
+    t = {"input_ids": ids, "logits_f64": lg_block, "logits": lg_block.float(), "logits_bidir_f64": lg_bidir}
+    meta = {"model": os.path.basename(d), "computed": "float64 from the stored weights", "block_length": block,
+            "note": "logits_f64: block-causal (key block <= query block, blocks of block_length from row 0), "
+                    "positions 0..15; logits_bidir_f64: no mask; both UNSHIFTED", "mask_token_id": MASK}
+    if pad_layout:
+        valid = torch.ones(B, L, dtype=torch.long)
+        valid[:, :3] = 0
+        ids_p = ids.clone()
+        ids_p[:, :3] = PAD
+        pos = torch.where(valid.bool(), valid.cumsum(-1) - 1, torch.zeros_like(valid))
+        outs = []
+        with torch.no_grad():
+            for b in range(B):
+                o, _ = m(ids_p[b:b + 1], positions=pos[b], mask=qwen.block_causal_mask(L, L, block, key_valid=valid[b]))
+                outs.append(o)
+        t.update({"input_ids_pad": ids_p, "key_valid": valid, "positions": pos, "logits_pad_f64": torch.cat(outs)})
+        meta["note_pad"] = ("logits_pad_f64: rows 0..2 are padding (pad id, key_valid 0, position 0), the rest at "
+                            "positions cumsum(key_valid) - 1; block-causal; outputs at padding rows meaningless")
+    save_golden(os.path.join(d, "golden.safetensors"), t, meta)
+
+
+def qwen3_block_golden(gen):
+    """One Qwen3 decoder layer: d 48, 4 heads / 2 kv heads, head_dim 16 (H hd = 64 != d), F 80,
+    theta 1e6, eps 1e-6, positions 3..13, outputs bidirectional and block-causal (blocks of 4)."""
+    os.makedirs(BLOCKS, exist_ok=True)
+    T, d = 11, 48
+    cfg = qwen.make_config("sdar", hidden_size=d, intermediate_size=80, num_attention_heads=4,
+                           num_key_value_heads=2, head_dim=16, num_hidden_layers=1, rope_theta=1000000.0,
+                           rms_norm_eps=1e-6)
+    layer = qwen.DecoderLayer(cfg)
+    qwen.fill_random(layer, gen)
+    layer = layer.double()
+    x = torch.randn(T, d, generator=gen).float().double()
+    pos = torch.arange(T) + 3
+    cos, sin = qwen.rope_tables(pos, 16, 1000000.0, torch.float64)
+    with torch.no_grad():
+        y_bid, _ = layer(x[None], cos, sin, None)
+        y_blk, _ = layer(x[None], cos, sin, qwen.block_causal_mask(T, T, 4))
+    t = {k: v.float() for k, v in layer.state_dict().items()}
+    t.update({"input": x, "positions": pos, "output_bidir": y_bid[0], "output_block4": y_blk[0]})
+    save_golden(os.path.join(BLOCKS, "qwen3_block.safetensors"), t,
+                {"block": "Qwen3 decoder layer (tools/reference/qwen.py DecoderLayer, SDAR / a2d-qwen3)",
+                 "n_heads": 4, "n_kv_heads": 2, "head_dim": 16, "intermediate_size": 80, "rope_theta": 1e6,
+                 "rms_norm_eps": 1e-6, "computed": "float64; weights stored F32 (exact)",
+                 "note": "output_block4: block-causal mask with blocks of 4 rows from row 0 (rows are 0..10, "
+                         "RoPE positions 3..13); names as under model.layers.{i}."})
+
+
+def main():
+    torch.set_num_threads(1)
+    os.makedirs(MODELS, exist_ok=True)
+    gen = torch.Generator().manual_seed(SEED)
+    qwen3_block_golden(gen)
+    cfg, d = qwen_tiny("sdar_tiny", "sdar", gen, tok=tokenizer_config("<|MASK|>"), head_dim=24, block_size=4,
+                       tie_word_embeddings=True)
+    qwen_logit_goldens(cfg, d, gen, 4)
+    cfg, d = qwen_tiny("fast_dllm_v2_tiny", "Fast_dLLM_Qwen", gen, bd_size=8, tie_word_embeddings=False,
+                       extra={"mask_token_id": MASK, "pad_token_id": PAD})
+    qwen_logit_goldens(cfg, d, gen, 8)
+    cfg, d = qwen_tiny("dllm_qwen3_tiny", "a2d-qwen3", gen, tok=tokenizer_config("<|mask|>"), head_dim=16,
+                       attention_bias=True, tie_word_embeddings=True, extra={"pad_token_id": PAD})
+    qwen_logit_goldens(cfg, d, gen, 8, pad_layout=True)
+    for name in ("sdar_tiny", "fast_dllm_v2_tiny", "dllm_qwen3_tiny"):
+        dd = os.path.join(MODELS, name)
+        print(f"{name}: {sum(os.path.getsize(os.path.join(dd, f)) for f in os.listdir(dd))} bytes")
+
+
+if __name__ == "__main__":
+    main()
