@@ -156,6 +156,21 @@ public:
         net_.forward_cached(ids, first, count, nullptr, key_valid, cache, out);
     }
 
+    // Logits of the given rows only (sequence indices, strictly increasing), out (rows, vocab):
+    // the last layer's MLP and the LM head run at those rows only; equal to those rows of
+    // forward() bit for bit (pre_norm_lm::forward_rows).
+    void forward_rows(std::span<const token_id> ids, std::span<const std::size_t> rows, float* out,
+                      const std::uint8_t* key_valid = nullptr) {
+        check_length(ids.size());
+        net_.forward_rows(ids, attention_layout{nullptr, key_valid, 0}, rows, out);
+    }
+    // forward_cached() with logits at the given rows of [first, first + count) only.
+    void forward_cached_rows(std::span<const token_id> ids, std::size_t first, std::size_t count, kv_cache& cache,
+                             std::span<const std::size_t> rows, float* out, const std::uint8_t* key_valid = nullptr) {
+        check_length(ids.size());
+        net_.forward_cached_rows(ids, first, count, attention_layout{nullptr, key_valid, 0}, cache, rows, out);
+    }
+
     // Denoiser concept: x (batch, len), alpha ignored (LLaDA is not time-conditioned),
     // out (batch, len, vocab).
     void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {
