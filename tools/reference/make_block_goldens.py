@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
+import dit  # noqa: E402
 import qwen  # noqa: E402
 import safetensors_io as st  # noqa: E402
 
@@ -129,6 +130,37 @@ def qwen3_block_golden(gen):
                          "RoPE positions 3..13); names as under model.layers.{i}."})
 
 
+def bd3lm_goldens(gen):
+    """BD3-LM DiT (HF layout, model_type "bd3lm"), block 4, time_conditioning false: logits of
+    input_ids [2, 16] in sampling mode (block-causal), float64 from the stored weights."""
+    cfg = dict(dit.BD3LM_OWT_CONFIG, hidden_dim=64, cond_dim=32, n_blocks=2, n_heads=4, vocab_size=V,
+               model_length=64, block_size=4)
+    m = dit.BD3LM(cfg)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if p.dim() == 1:
+                p.copy_((1 if "norm" in name else 0) + 0.1 * torch.randn(p.shape, generator=gen))
+            else:
+                p.copy_((0.25 if "embed" in name else 1.5 / p.shape[1] ** 0.5) * torch.randn(p.shape, generator=gen))
+    d = os.path.join(MODELS, "bd3lm_tiny")
+    shutil.rmtree(d, ignore_errors=True)
+    dit.save_pretrained(m, d, "F32")
+    back = dit.load_pretrained(d, torch.float64)
+    ids = torch.randint(0, V - 1, (B, L), generator=gen)
+    ids[0, [2, 3, 9, 13, 14]] = V - 1
+    ids[1, [0, 5, 6, 7, 11, 15]] = V - 1
+    sigma = torch.tensor([0.7, 2.3], dtype=torch.float64)
+    with torch.no_grad():
+        lg = back(ids, sigma)
+    save_golden(os.path.join(d, "golden.safetensors"),
+                {"input_ids": ids, "sigma": sigma, "logits_f64": lg, "logits": lg.float()},
+                {"model": "bd3lm_tiny", "computed": "float64 from the stored weights",
+                 "note": "sampling mode: block-causal mask (blocks of 4 from row 0), positions 0..15; "
+                         "time_conditioning false so the backbone sees sigma 0; raw logits before SUBS",
+                 "mask_token_id": V - 1, "block_length": 4})
+    return cfg, d
+
+
 def main():
     torch.set_num_threads(1)
     os.makedirs(MODELS, exist_ok=True)
@@ -143,7 +175,8 @@ def main():
     cfg, d = qwen_tiny("dllm_qwen3_tiny", "a2d-qwen3", gen, tok=tokenizer_config("<|mask|>"), head_dim=16,
                        attention_bias=True, tie_word_embeddings=True, extra={"pad_token_id": PAD})
     qwen_logit_goldens(cfg, d, gen, 8, pad_layout=True)
-    for name in ("sdar_tiny", "fast_dllm_v2_tiny", "dllm_qwen3_tiny"):
+    bd3lm_goldens(gen)
+    for name in ("sdar_tiny", "fast_dllm_v2_tiny", "dllm_qwen3_tiny", "bd3lm_tiny"):
         dd = os.path.join(MODELS, name)
         print(f"{name}: {sum(os.path.getsize(os.path.join(dd, f)) for f in os.listdir(dd))} bytes")
 

@@ -160,6 +160,33 @@ public:
         gated_residual(x, a, mod + 5 * D, tokens, pool);
     }
 
+    // The rows [first, first + rows) of a sequence whose other rows' keys and values come from
+    // this layer's cache (attention::forward_cached; BD3-LM's kv_cache sampling); x: (rows, d).
+    // With a row subset, x is read and the selected rows' outputs go to x_sel (count, d).
+    void forward_cached(float* x, std::size_t rows, std::size_t first, const float* c, const std::int64_t* positions,
+                        const attention_mask& mask, kv_cache_view cache, workspace& ws, thread_pool& pool,
+                        row_subset select = {}, float* x_sel = nullptr) const {
+        const std::size_t D = d();
+        workspace::scope keep(ws);
+        float* mod = ws.take(6 * D).data();
+        float* h = ws.take(rows * D).data();
+        float* a = ws.take(rows * D).data();
+        ada_.forward(c, mod, pool);
+        half(x, rows, mod, h, pool, norm1_);
+        attn_.forward_cached(h, D, first, rows, positions, mask, cache, a, D, false, ws, pool, select);
+        float* y = x;
+        std::size_t n = rows;
+        if (!select.all()) {
+            n = select.count;
+            for (std::size_t i = 0; i < n; ++i) std::copy(x + select.rows[i] * D, x + select.rows[i] * D + D, x_sel + i * D);
+            y = x_sel;
+        }
+        gated_residual(y, a, mod + 2 * D, n, pool);
+        half(y, n, mod + 3 * D, h, pool, norm2_);
+        mlp_.forward(h, D, n, a, D, false, ws, pool);
+        gated_residual(y, a, mod + 5 * D, n, pool);
+    }
+
 private:
     void half(const float* x, std::size_t tokens, const float* shift_scale, float* h, thread_pool& pool,
               const layer_norm<Arch>& norm) const {
