@@ -29,6 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
+import block_generate as bg  # noqa: E402
 import dit  # noqa: E402
 import qwen  # noqa: E402
 import safetensors_io as st  # noqa: E402
@@ -161,6 +162,159 @@ def bd3lm_goldens(gen):
     return cfg, d
 
 
+def both_modes(fn, **kw):
+    """The cached and the uncached run of a transcription: the same tokens (asserted)."""
+    a, b = fn(use_cache=True, **kw), fn(use_cache=False, **kw)
+    assert torch.equal(a["x"], b["x"]), "cached and uncached decodes differ"
+    return a
+
+
+def search_prompt(gen, P, run, ok, tries=2000):
+    """The first random prompt of length P (ids < MASK) whose run satisfies ok()."""
+    for _ in range(tries):
+        prompt = torch.randint(0, MASK, (1, P), generator=gen)
+        try:
+            r = run(prompt)
+        except ValueError:      # a case the upstream code cannot run (block_generate raises)
+            continue
+        if ok(r, prompt):
+            return prompt, r
+    raise SystemExit("no prompt found")
+
+
+def no_special(r, P):
+    gen = r["x"][0, P:]
+    return not bool(((gen == MASK) | (gen == PAD)).any())
+
+
+def sdar_generate_golden(d):
+    """SDAR block_diffusion_generate on sdar_tiny (block 4, 4 steps per block: one commit per
+    step), prompt of 6 (one prefilled block, the first decoded block holds 2 prompt tokens),
+    gen_length 12: static and dynamic (threshold 0.3) low-confidence; and a prompt whose second
+    block emits EOS (95) so generation stops after two blocks."""
+    m = qwen.load_pretrained(d, torch.float64)
+    gen = torch.Generator().manual_seed(SEED + 1)
+    kw = dict(mask_id=MASK, gen_length=12, block_length=4, denoising_steps=4)
+    runs = {}
+    prompt, _ = search_prompt(gen, 6, lambda p: bg.sdar_generate(m, p, **kw), lambda r, p: no_special(r, 6))
+    for strat, thr in (("low_confidence_static", 0.0), ("low_confidence_dynamic", 0.3)):
+        runs[strat] = both_modes(lambda **k: bg.sdar_generate(m, prompt, remasking_strategy=strat,
+                                                              confidence_threshold=thr, **kw, **k))
+    # EOS: ids 95 appear in the second decoded block but not in the first
+    def eos_ok(r, p):
+        g = r["x"][0, 6:]
+        first, second = g[:2], g[2:6]
+        return (not (first == EOS).any()) and bool((second == EOS).any()) and r["blocks"] == 2
+    eos_prompt, _ = search_prompt(gen, 6, lambda p: bg.sdar_generate(m, p, stop_ids=[EOS], **kw), eos_ok)
+    eos = both_modes(lambda **k: bg.sdar_generate(m, eos_prompt, stop_ids=[EOS], **kw, **k))
+    save_golden(os.path.join(d, "generate_golden.safetensors"),
+                {"prompt_ids": prompt, "output_static_ids": runs["low_confidence_static"]["x"],
+                 "output_dynamic_ids": runs["low_confidence_dynamic"]["x"],
+                 "nfe": torch.tensor([runs["low_confidence_static"]["nfe"], runs["low_confidence_dynamic"]["nfe"]]),
+                 "eos_prompt_ids": eos_prompt, "eos_output_ids": eos["x"],
+                 "eos_nfe_blocks": torch.tensor([eos["nfe"], eos["blocks"]])},
+                dict(kw, temperature=0.0, confidence_threshold_dynamic=0.3, stop_ids=[EOS], prompt_length=6,
+                     source="JetAstra/SDAR generate.py block_diffusion_generate (block_generate.sdar_generate)",
+                     note="canvas = 3 whole blocks of 4 from position 0 (prompt 6 = 1 prefilled block + 2 prompt "
+                          "tokens in the first decoded block); nfe = prefill + denoising calls + one store call per "
+                          "block; eos_*: stop after the block containing a stop id (2 blocks decoded, the rest stays "
+                          "masked); cached and uncached decodes give the same tokens"))
+
+
+def fast_dllm_v2_generate_golden(d):
+    """Fast-dLLM v2 batch_sample on fast_dllm_v2_tiny (bd_size 8, small blocks of 4), prompt 11
+    (one prefilled block), max_new_tokens 24: thresholds 0.9 and 0.3, without and with the
+    sub-block cache; a prompt of 16 (the next token from the prefill's last row); an EOS case."""
+    m = qwen.load_pretrained(d, torch.float64)
+    gen = torch.Generator().manual_seed(SEED + 2)
+    kw = dict(block_size=8, max_new_tokens=24, small_block_size=4, mask_id=MASK, pad_id=PAD, stop_token=EOS)
+    fine = lambda r, p: no_special(r, p.shape[1]) and not r["finished"]  # noqa: E731
+    prompt, _ = search_prompt(gen, 11, lambda p: bg.fast_dllm_v2_sample(m, p, threshold=0.9, **kw), fine)
+    t = {"prompt_ids": prompt}
+    nfe = []
+    for thr in (0.9, 0.3):
+        r = both_modes(lambda **k: bg.fast_dllm_v2_sample(m, prompt, threshold=thr, **kw, **k))
+        t[f"output_t{int(thr * 10)}_ids"] = r["x"]
+        nfe.append(r["nfe"])
+        rb = bg.fast_dllm_v2_sample(m, prompt, threshold=thr, use_block_cache=True, **kw)
+        t[f"output_t{int(thr * 10)}_blockcache_ids"] = rb["x"]
+        nfe.append(rb["nfe"])
+    t["nfe"] = torch.tensor(nfe)
+    p16, _ = search_prompt(gen, 16, lambda p: bg.fast_dllm_v2_sample(m, p, threshold=0.9, **kw), fine)
+    r16 = both_modes(lambda **k: bg.fast_dllm_v2_sample(m, p16, threshold=0.9, **kw, **k))
+    t.update({"prompt16_ids": p16, "output16_ids": r16["x"], "nfe16": torch.tensor([r16["nfe"]])})
+
+    def eos_ok(r, p):
+        g = r["x"][0, 11:]
+        return r["finished"] and r["blocks"] == 2 and not bool((g[:5] == EOS).any())
+    pe, _ = search_prompt(gen, 11, lambda p: bg.fast_dllm_v2_sample(m, p, threshold=0.9, **kw), eos_ok)
+    re_ = both_modes(lambda **k: bg.fast_dllm_v2_sample(m, pe, threshold=0.9, **kw, **k))
+    t.update({"eos_prompt_ids": pe, "eos_output_ids": re_["x"], "eos_nfe_blocks": torch.tensor([re_["nfe"], re_["blocks"]])})
+    save_golden(os.path.join(d, "generate_golden.safetensors"), t,
+                dict(kw, temperature=0.0, thresholds=[0.9, 0.3], prompt_length=11,
+                     source="NVlabs/Fast-dLLM v2/generation_functions.py batch_sample (block_generate.fast_dllm_v2_sample)",
+                     note="output_tN_ids: threshold N/10 without the sub-block cache (cached == uncached decode); "
+                          "*_blockcache_ids: use_block_cache (approximate); nfe = [t9, t9 block cache, t3, t3 block "
+                          "cache]: prefill + every denoising call + one update call per finished block (which also "
+                          "appends the next block's first token, the argmax of the block's last row); "
+                          "output16: a prompt of two whole blocks (the prefill's last row gives the next token); "
+                          "eos_*: the stop token is committed in the second block: that block is completed, tokens "
+                          "after the first stop become pad_id (96), no update call"))
+
+
+def dllm_generate_golden(d):
+    """dllm BD3LMSampler on dllm_qwen3_tiny (a2d-qwen3 used as BD3LM, block 8), prompt 5 (left-
+    padded by 3), max_new_tokens 24, steps 24 (8 per block); an EOS case (eos 95)."""
+    m = qwen.load_pretrained(d, torch.float64)
+    gen = torch.Generator().manual_seed(SEED + 3)
+    kw = dict(mask_id=MASK, pad_id=PAD, max_new_tokens=24, block_size=8, steps=24)
+    prompt, _ = search_prompt(gen, 5, lambda p: bg.dllm_bd3lm_sample(m, p[0], eos_id=-1, **kw),
+                              lambda r, p: no_special(r, 8))
+    r = both_modes(lambda **k: bg.dllm_bd3lm_sample(m, prompt[0], eos_id=-1, **kw, **k))
+    rs = both_modes(lambda **k: bg.dllm_bd3lm_sample(m, prompt[0], eos_id=-1, right_shift_logits=True, **kw, **k))
+
+    def eos_ok(r, p):
+        g = r["x"][0, 8:]
+        return r["blocks"] == 2 and not bool((g[:8] == EOS).any()) and bool((g[8:16] == EOS).any()) and no_special(r, 8)
+    pe, _ = search_prompt(gen, 5, lambda p: bg.dllm_bd3lm_sample(m, p[0], eos_id=EOS, **kw), eos_ok)
+    re_ = both_modes(lambda **k: bg.dllm_bd3lm_sample(m, pe[0], eos_id=EOS, **kw, **k))
+    save_golden(os.path.join(d, "generate_golden.safetensors"),
+                {"prompt_ids": prompt, "output_ids": r["x"], "output_shift_ids": rs["x"],
+                 "nfe": torch.tensor([r["nfe"], rs["nfe"]]), "eos_prompt_ids": pe, "eos_output_ids": re_["x"],
+                 "eos_nfe_blocks": torch.tensor([re_["nfe"], re_["blocks"]])},
+                dict(kw, temperature=0.0, remasking="low_confidence", eos_id=EOS, prompt_length=5,
+                     source="ZHZisZZ/dllm dllm/core/samplers/bd3lm.py BD3LMSampler.sample (block_generate.dllm_bd3lm_sample)",
+                     note="output x = 3 pads + prompt + generated blocks; pads are neither queries nor keys, "
+                          "positions cumsum(valid) - 1; nfe: one prefix call per block + one per step; "
+                          "output_shift_ids: right_shift_logits True; eos_*: stops after the second block"))
+
+
+def bd3lm_generate_golden(d):
+    """BD3-LM _semi_ar_sampler (first-hitting) on bd3lm_tiny: 3 blocks of 4, 8 steps per block,
+    nucleus 1.0 and 0.9, with every random draw recorded (t uniforms, Gumbel uniforms per step
+    [4, 97], the uniformly drawn masked position)."""
+    m = dit.load_pretrained(d, torch.float64)
+    t = {}
+    for name, p in (("p10", 1.0), ("p09", 0.9)):
+        runs = [bg.bd3lm_semi_ar_sample(m, 3, 8, bos_id=EOS, rng=bg.RecordingRng(SEED + 4), nucleus_p=p,
+                                        use_cache=c) for c in (True, False)]
+        assert torch.equal(runs[0]["x"], runs[1]["x"])
+        r = runs[0]
+        gumbel = torch.stack([v for k, v in r["log"] if k == "gumbel"])[:, 0]
+        index = torch.tensor([v for k, v in r["log"] if k == "index"])
+        tu = torch.tensor([v for k, v in r["log"] if k == "t"], dtype=torch.float64)
+        t.update({f"output_{name}_ids": r["x"], f"gumbel_{name}": gumbel, f"index_{name}": index,
+                  f"t_uniform_{name}": tu, f"nfe_{name}": torch.tensor([r["nfe"]])})
+    save_golden(os.path.join(d, "generate_golden.safetensors"), t,
+                {"source": "kuleshov-group/bd3lms diffusion.py _semi_ar_sampler, first_hitting, kv_cache "
+                           "(block_generate.bd3lm_semi_ar_sample)",
+                 "num_strides": 3, "num_steps": 8, "block_size": 4, "bos_id": EOS, "mask_id": V - 1,
+                 "note": "step s: the block's rows get proposals argmax(p_x0 / (1e-10 - log(gumbel[s] + 1e-10))), "
+                         "p_x0 = nucleus(exp(SUBS(logits))) of the block; masked position index[s] (counted among "
+                         "the block's masked positions in order) takes its proposal; t_uniform only feeds sigma, "
+                         "unused (time_conditioning false); nfe = one call per step + one store call per block"})
+
+
 def main():
     torch.set_num_threads(1)
     os.makedirs(MODELS, exist_ok=True)
@@ -176,6 +330,10 @@ def main():
                        attention_bias=True, tie_word_embeddings=True, extra={"pad_token_id": PAD})
     qwen_logit_goldens(cfg, d, gen, 8, pad_layout=True)
     bd3lm_goldens(gen)
+    sdar_generate_golden(os.path.join(MODELS, "sdar_tiny"))
+    fast_dllm_v2_generate_golden(os.path.join(MODELS, "fast_dllm_v2_tiny"))
+    dllm_generate_golden(os.path.join(MODELS, "dllm_qwen3_tiny"))
+    bd3lm_generate_golden(os.path.join(MODELS, "bd3lm_tiny"))
     for name in ("sdar_tiny", "fast_dllm_v2_tiny", "dllm_qwen3_tiny", "bd3lm_tiny"):
         dd = os.path.join(MODELS, name)
         print(f"{name}: {sum(os.path.getsize(os.path.join(dd, f)) for f in os.listdir(dd))} bytes")

@@ -234,9 +234,11 @@ class Attention(nn.Module):
         else:
             self.q_norm = self.k_norm = None
 
-    def forward(self, x, cos, sin, mask, past=None):
-        """x [B, T, d]; cos/sin [T, hd]; mask bool [T, Tp + T] or None (all keys);
-        past (K, V) [B, Hkv, Tp, hd] or None.  Returns (out [B, T, d], (K, V) of past + these rows)."""
+    def forward(self, x, cos, sin, mask, past=None, kv_fn=None):
+        """x [B, T, d]; cos/sin [T, hd]; mask bool [T, Tk] or None (all keys);
+        past (K, V) [B, Hkv, Tp, hd] or None; kv_fn(k_new, v_new) -> (K, V) to attend instead of
+        past + new (Fast-dLLM v2's sub-block cache places the new rows inside the block's cached
+        ones).  Returns (out [B, T, d], the attended (K, V))."""
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.nh, self.hd)
         k = self.k_proj(x).view(B, T, self.nkv, self.hd)
@@ -246,7 +248,9 @@ class Attention(nn.Module):
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
-        if past is not None:
+        if kv_fn is not None:
+            k, v = kv_fn(k, v)
+        elif past is not None:
             k = torch.cat((past[0], k), dim=2)
             v = torch.cat((past[1], v), dim=2)
         kv = (k, v)
@@ -285,8 +289,8 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(d, eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, cos, sin, mask, past=None):
-        a, kv = self.self_attn(self.input_layernorm(x), cos, sin, mask, past)
+    def forward(self, x, cos, sin, mask, past=None, kv_fn=None):
+        a, kv = self.self_attn(self.input_layernorm(x), cos, sin, mask, past, kv_fn)
         x = x + a
         return x + self.mlp(self.post_attention_layernorm(x)), kv
 
@@ -316,9 +320,10 @@ class QwenDiffusionLM(nn.Module):
     def head_weight(self):
         return self.model.embed_tokens.weight if self.tied else self.lm_head.weight
 
-    def forward(self, input_ids, positions=None, mask=None, past=None):
+    def forward(self, input_ids, positions=None, mask=None, past=None, kv_fns=None):
         """input_ids [B, T] (the new rows); positions [T] (default past length + arange(T));
-        mask bool [T, Tp + T] or None; past: list per layer of (K, V) or None.
+        mask bool [T, Tp + T] or None; past: list per layer of (K, V) or None; kv_fns: a list per
+        layer of kv_fn (Attention.forward) instead of past.
         Returns (logits [B, T, V] unshifted, list per layer of (K, V) for past + these rows)."""
         B, T = input_ids.shape
         Tp = 0 if past is None else past[0][0].shape[2]
@@ -329,7 +334,8 @@ class QwenDiffusionLM(nn.Module):
         cos, sin = rope_tables(positions, att0.hd, att0.theta, x.dtype)
         kvs = []
         for li, layer in enumerate(self.model.layers):
-            x, kv = layer(x, cos, sin, mask, None if past is None else past[li])
+            x, kv = layer(x, cos, sin, mask, None if past is None else past[li],
+                          None if kv_fns is None else kv_fns[li])
             kvs.append(kv)
         return F.linear(self.model.norm(x), self.head_weight()), kvs
 
