@@ -87,7 +87,7 @@ TEST_CASE("BD3-LM: rows-only logits and the exact block cache equal the uncached
         model::kv_cache cache;
         for (std::size_t end = L; end <= T; end += L) {
             const std::span<const token_id> canvas(ids.data(), end);
-            m.forward_block(canvas, end - L, L, 0.5, cache, false, {}, out.data());
+            m.forward_block(canvas, end - L, L, 0.5, cache, false, out.data());
             CHECK(std::equal(out.begin(), out.begin() + std::ptrdiff_t(L * V), full.begin() + std::ptrdiff_t((end - L) * V)));
             const std::size_t last[] = {end - 1};
             m.forward_block(canvas, end - L, L, 0.5, cache, true, last, out.data());
@@ -104,10 +104,10 @@ TEST_CASE("BD3-LM and DiT block errors are typed") {
     CHECK_THROWS_WITH_AS(m.forward(ids, 0.0, out.data()), doctest::Contains("multiple of the block size"), shape_error);
     model::kv_cache cache;
     std::vector<token_id> ok(8, 3);
-    CHECK_THROWS_WITH_AS(m.forward_block(ok, 4, 4, 0.0, cache, true, {}, out.data()), doctest::Contains("committed"),
+    CHECK_THROWS_WITH_AS(m.forward_block(ok, 4, 4, 0.0, cache, true, out.data()), doctest::Contains("committed"),
                          invalid_argument);
     auto mdlm = model::dit<>::load(models / "mdlm_tiny");
-    CHECK_THROWS_WITH_AS(mdlm.forward_block(ok, 0, 4, 0.0, cache, true, {}, out.data()),
+    CHECK_THROWS_WITH_AS(mdlm.forward_block(ok, 0, 4, 0.0, cache, true, out.data()),
                          doctest::Contains("block-causal"), invalid_argument);
 
     const fs::path tmp = fs::temp_directory_path() / "ddiff_bd3lm_bad";

@@ -166,7 +166,7 @@ TEST_CASE("logits at selected rows equal those rows of the full forward, bit for
             // exact block cache: the whole canvas committed, then a block recomputed at rows of it
             model::kv_cache cache;
             std::vector<float> tmp(T * m.vocab_size());
-            m.forward_block(ids, 0, T, lay, cache, true, {}, tmp.data());
+            m.forward_block(ids, 0, T, lay, cache, true, tmp.data());
             rows_equal_full(T, m.vocab_size(), [&](float* out) { m.forward(ids, lay, out); },
                             [&](std::span<const std::size_t> rows, float* out) {
                                 m.forward_block(ids, 0, T, lay, cache, true, rows, out);
@@ -177,7 +177,7 @@ TEST_CASE("logits at selected rows equal those rows of the full forward, bit for
             const model::attention_layout bid{};
             model::kv_cache cache;
             std::vector<float> tmp(T * m.vocab_size());
-            m.forward_cached(ids, 0, T, bid, cache, {}, tmp.data());  // Fast-dLLM's cache, filled
+            m.forward_cached(ids, 0, T, bid, cache, tmp.data());  // Fast-dLLM's cache, filled
             rows_equal_full(T, m.vocab_size(), [&](float* out) { m.forward(ids, bid, out); },
                             [&](std::span<const std::size_t> rows, float* out) {
                                 m.forward_cached(ids, 0, T, bid, cache, rows, out);
@@ -217,15 +217,15 @@ TEST_CASE("exact block cache: block-by-block forward_block equals the uncached b
         // the block with the block's rows (not committed: a denoising step) and one commit call.
         model::kv_cache cache;
         std::vector<float> out(T * V);
-        m.forward_block(ids, 0, 2 * L, lay, cache, true, {}, out.data());
+        m.forward_block(ids, 0, 2 * L, lay, cache, true, out.data());
         CHECK(std::equal(out.begin(), out.begin() + std::ptrdiff_t(2 * L * V), full.begin()));
         CHECK(cache.committed == 2 * L);
         for (std::size_t b0 = 2 * L; b0 < T; b0 += L) {
             const std::size_t n = std::min(L, T - b0);
-            m.forward_block(ids, b0, n, lay, cache, false, {}, out.data());
+            m.forward_block(ids, b0, n, lay, cache, false, out.data());
             CHECK(cache.committed == b0);
             CHECK(std::equal(out.begin(), out.begin() + std::ptrdiff_t(n * V), full.begin() + std::ptrdiff_t(b0 * V)));
-            m.forward_block(ids, b0, n, lay, cache, true, {}, out.data());
+            m.forward_block(ids, b0, n, lay, cache, true, out.data());
             CHECK(std::equal(out.begin(), out.begin() + std::ptrdiff_t(n * V), full.begin() + std::ptrdiff_t(b0 * V)));
         }
         // A growing canvas (dllm's sampler appends blocks): the prefix of ids, cache kept.
@@ -234,7 +234,7 @@ TEST_CASE("exact block cache: block-by-block forward_block equals the uncached b
             const std::span<const token_id> prefix(ids.data(), end);
             std::vector<float> pf(end * V), blk(L * V);
             m.forward(prefix, lay, pf.data());
-            m.forward_block(prefix, end - L, L, lay, grow, true, {}, blk.data());
+            m.forward_block(prefix, end - L, L, lay, grow, true, blk.data());
             CHECK(std::equal(blk.begin(), blk.end(), pf.begin() + std::ptrdiff_t((end - L) * V)));
             // the prefix's block rows equal the full canvas's (block-causal: later rows unseen)
             CHECK(std::equal(blk.begin(), blk.end(), full.begin() + std::ptrdiff_t((end - L) * V)));
@@ -265,15 +265,15 @@ TEST_CASE("exact block cache misuse is a typed error") {
     model::kv_cache cache;
     const model::attention_layout bid{}, blk{nullptr, nullptr, 4};
     // bidirectional attention cannot use an exact cache
-    CHECK_THROWS_WITH_AS(m.forward_block(ids, 0, 4, bid, cache, true, {}, out.data()),
+    CHECK_THROWS_WITH_AS(m.forward_block(ids, 0, 4, bid, cache, true, out.data()),
                          doctest::Contains("block-causal"), invalid_argument);
     // rows after uncommitted ones
-    CHECK_THROWS_WITH_AS(m.forward_block(ids, 4, 4, blk, cache, true, {}, out.data()), doctest::Contains("committed"),
+    CHECK_THROWS_WITH_AS(m.forward_block(ids, 4, 4, blk, cache, true, out.data()), doctest::Contains("committed"),
                          invalid_argument);
     // a range ending inside a block (the block size does not divide it)
-    CHECK_THROWS_WITH_AS(m.forward_block(ids, 0, 6, blk, cache, true, {}, out.data()),
+    CHECK_THROWS_WITH_AS(m.forward_block(ids, 0, 6, blk, cache, true, out.data()),
                          doctest::Contains("inside a block"), shape_error);
-    m.forward_block(ids, 0, 4, blk, cache, true, {}, out.data());
+    m.forward_block(ids, 0, 4, blk, cache, true, out.data());
     const std::size_t bad_rows[] = {2};  // outside [4, 8)
     CHECK_THROWS_AS(m.forward_block(ids, 4, 4, blk, cache, false, bad_rows, out.data()), invalid_argument);
     const std::size_t unordered[] = {6, 5};

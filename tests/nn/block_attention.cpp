@@ -185,7 +185,7 @@ void run(const shape& c, const layout_case& lc) {
         attn.forward(x.data(), c.d, c.T, pos.data(), mask, y[threads - 1].data(), c.d, false, ws, pool);
         ysel[threads - 1].assign(sel.size() * c.d, 0.0f);
         attn.forward(x.data(), c.d, c.T, pos.data(), mask, ysel[threads - 1].data(), c.d, false, ws, pool,
-                     nn::row_subset{sel.data(), sel.size()});
+                     nn::row_subset::of(sel.data(), sel.size()));
     }
     // Running-error bound as in tests/nn/attention.cpp: K terms in the chain of sums, each
     // relative error <= K eps32 on the absolute-value pipeline; a score error moves a
@@ -249,6 +249,6 @@ TEST_CASE("QK-norm weights are checked") {
     nn::workspace ws(a.workspace_floats(8, 1));
     std::vector<float> x(8 * 48), y(8 * 48);
     const std::size_t bad_rows[] = {3, 2};
-    CHECK_THROWS_AS(a.forward(x.data(), 48, 8, nullptr, {}, y.data(), 48, false, ws, pool, nn::row_subset{bad_rows, 2}),
+    CHECK_THROWS_AS(a.forward(x.data(), 48, 8, nullptr, {}, y.data(), 48, false, ws, pool, nn::row_subset::of(bad_rows, 2)),
                     invalid_argument);
 }

@@ -280,7 +280,7 @@ public:
         scratch_.tokens = 0;
         scratch_.committed = 0;
         grow(scratch_, T);
-        run_cached(ids, 0, T, sigma, scratch_, rows, out);
+        run_cached(ids, 0, T, sigma, scratch_, &rows, out);
     }
 
     // The exact block cache of BD3-LM (its kv_cache sampling; model::kv_cache as for the
@@ -289,27 +289,16 @@ public:
     // the range ending at a block boundary; commit keeps the rows' keys and values. Equals those
     // rows of forward() bit for bit when the conditioning is the same (time_conditioning false,
     // BD3-LM's setting: sigma is then unused; with it, the cached rows keep the sigma they were
-    // computed at, as upstream's kv_cache does). rows: empty = all rows of the range.
+    // computed at, as upstream's kv_cache does). Without rows: every row of the range; with rows:
+    // exactly those (none: the store call).
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count, double sigma,
+                       kv_cache& cache, bool commit, float* out) {
+        block(ids, first, count, sigma, cache, commit, nullptr, out);
+    }
     void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count, double sigma,
                        kv_cache& cache, bool commit, std::span<const std::size_t> rows, float* out) {
-        const std::size_t T = ids.size(), L = cfg_.block_size;
-        if (cfg_.variant != dit_variant::bd3lm)
-            ddiff::detail::fail<invalid_argument>("dit::forward_block: an exact KV cache needs block-causal attention "
-                                                  "(a BD3-LM checkpoint); MDLM / SEDD attend bidirectionally");
-        check(T, sigma);
-        if (count == 0 || first > T || count > T - first)
-            ddiff::detail::fail<shape_error>("dit::forward_block: rows [", first, ", ", first + count, ") of a ", T,
-                                             "-token canvas, expected a non-empty range inside it");
         check_rows(rows, first, first + count);
-        if (first > cache.committed)
-            ddiff::detail::fail<invalid_argument>("dit::forward_block: rows from ", first, " need the keys of rows [0, ",
-                                                  first, ") but the cache holds ", cache.committed, " committed rows");
-        if ((first + count) % L != 0)
-            ddiff::detail::fail<shape_error>("dit::forward_block: rows [", first, ", ", first + count,
-                                             ") end inside a block of ", L, ", expected a block boundary");
-        grow(cache, T);
-        run_cached(ids, first, count, sigma, cache, rows, out);
-        cache.committed = commit ? first + count : std::min(cache.committed, first);
+        block(ids, first, count, sigma, cache, commit, &rows, out);
     }
 
     // SEDD.forward: the log score out (T, vocab) = forward - log(e^sigma - 1) - log(V - 1) (with
@@ -378,6 +367,27 @@ public:
     }
 
 private:
+    void block(std::span<const token_id> ids, std::size_t first, std::size_t count, double sigma, kv_cache& cache,
+               bool commit, const std::span<const std::size_t>* rows, float* out) {
+        const std::size_t T = ids.size(), L = cfg_.block_size;
+        if (cfg_.variant != dit_variant::bd3lm)
+            ddiff::detail::fail<invalid_argument>("dit::forward_block: an exact KV cache needs block-causal attention "
+                                                  "(a BD3-LM checkpoint); MDLM / SEDD attend bidirectionally");
+        check(T, sigma);
+        if (count == 0 || first > T || count > T - first)
+            ddiff::detail::fail<shape_error>("dit::forward_block: rows [", first, ", ", first + count, ") of a ", T,
+                                             "-token canvas, expected a non-empty range inside it");
+        if (first > cache.committed)
+            ddiff::detail::fail<invalid_argument>("dit::forward_block: rows from ", first, " need the keys of rows [0, ",
+                                                  first, ") but the cache holds ", cache.committed, " committed rows");
+        if ((first + count) % L != 0)
+            ddiff::detail::fail<shape_error>("dit::forward_block: rows [", first, ", ", first + count,
+                                             ") end inside a block of ", L, ", expected a block boundary");
+        grow(cache, T);
+        run_cached(ids, first, count, sigma, cache, rows, out);
+        cache.committed = commit ? first + count : std::min(cache.committed, first);
+    }
+
     void check(std::size_t T, double sigma) const {
         if (T > cfg_.model_length)
             ddiff::detail::fail<invalid_argument>("dit: sequence of ", T, " tokens, expected at most model_length = ",
@@ -415,15 +425,16 @@ private:
         cache.tokens = cap;
     }
     void run_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, double sigma, kv_cache& cache,
-                    std::span<const std::size_t> rows, float* out) {
+                    const std::span<const std::size_t>* rows, float* out) {
         const std::size_t T = ids.size(), D = cfg_.hidden_size;
         reserve(T);
         set_conditioning(sigma);
         emb_.forward(ids.data() + first, count, x_.data(), D);
         const nn::attention_mask mask{nullptr, cfg_.block_size};
-        sel_.resize(rows.size());
-        for (std::size_t i = 0; i < rows.size(); ++i) sel_[i] = rows[i] - first;
-        const bool all = rows.empty() || rows.size() == count;
+        const std::size_t nsel = rows ? rows->size() : count;
+        sel_.resize(nsel);
+        for (std::size_t i = 0; i < nsel; ++i) sel_[i] = rows ? (*rows)[i] - first : i;
+        const bool all = nsel == count;
         for (std::size_t l = 0; l < blocks_.size(); ++l) {
             const std::size_t off = l * cache.tokens * kv_width();
             const nn::kv_cache_view view{cache.k.data() + off, cache.v.data() + off, T};
@@ -432,11 +443,10 @@ private:
                                           *pool_);
             } else {
                 blocks_[l].forward_cached(x_.data(), count, first, c_.data(), positions_.data() + first, mask, view, ws_,
-                                          *pool_, nn::row_subset{sel_.data(), sel_.size()}, xsel_.data());
+                                          *pool_, nn::row_subset::of(sel_.data(), nsel), xsel_.data());
             }
         }
-        out_.forward(all ? x_.data() : xsel_.data(), all ? count : rows.size(), c_.data(), out, cfg_.vocab_size, ws_,
-                     *pool_);
+        out_.forward(all ? x_.data() : xsel_.data(), nsel, c_.data(), out, cfg_.vocab_size, ws_, *pool_);
     }
 
     // rotary_emb.inv_freq is a persistent buffer in both layouts: when present it must be

@@ -47,17 +47,17 @@ public:
         forward(ids, attention_layout{positions, key_valid, 0}, out);
     }
     void forward(std::span<const token_id> ids, const attention_layout& layout, float* out) {
-        run(ids, layout, {}, out);
+        run(ids, layout, nullptr, out);
     }
 
-    // Logits of the given rows only (sequence indices, strictly increasing), out (rows, vocab):
-    // every layer but the last runs on all T rows; the last layer's attention (keys and values
-    // of all rows, queries of these), its MLP and the LM head run on these rows only. Equals
-    // those rows of forward() bit for bit.
+    // Logits of the given rows only (sequence indices, strictly increasing; none is allowed),
+    // out (rows, vocab): every layer but the last runs on all T rows; the last layer's attention
+    // (keys and values of all rows, queries of these), its MLP and the LM head run on these rows
+    // only. Equals those rows of forward() bit for bit.
     void forward_rows(std::span<const token_id> ids, const attention_layout& layout, std::span<const std::size_t> rows,
                       float* out) {
         check_rows(rows, 0, ids.size(), "forward_rows");
-        run(ids, layout, rows, out);
+        run(ids, layout, &rows, out);
     }
 
     // Logits of the rows [first, first + count) of the sequence ids (T), out (count, vocab),
@@ -68,16 +68,69 @@ public:
     // whole sequence, as in forward().
     void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count,
                         const std::int64_t* positions, const std::uint8_t* key_valid, kv_cache& cache, float* out) {
-        forward_cached_rows(ids, first, count, attention_layout{positions, key_valid, 0}, cache, {}, out);
+        cached(ids, first, count, attention_layout{positions, key_valid, 0}, cache, nullptr, out);
     }
-    // The same with a layout and, if rows is not empty, only the logits of those rows (sequence
-    // indices inside [first, first + count), strictly increasing), out (rows, vocab).
+    // The same with a layout and only the logits of the given rows (sequence indices inside
+    // [first, first + count), strictly increasing; none is allowed), out (rows, vocab).
     void forward_cached_rows(std::span<const token_id> ids, std::size_t first, std::size_t count,
                              const attention_layout& layout, kv_cache& cache, std::span<const std::size_t> rows,
                              float* out) {
+        check_rows(rows, first, first + count, "forward_cached");
+        cached(ids, first, count, layout, cache, &rows, out);
+    }
+    void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count,
+                        const attention_layout& layout, kv_cache& cache, float* out) {
+        cached(ids, first, count, layout, cache, nullptr, out);
+    }
+    // Exact block cache (block-causal attention only): logits of the rows [first, first +
+    // count) of the canvas ids (T), computing only those rows; the keys and values of the rows
+    // [0, first) come from the cache, which must hold them exactly (first <= cache.committed).
+    // With commit, the rows' keys and values are kept: cache.committed = first + count (a
+    // finished block, computed once, as SDAR's store_kv / Fast-dLLM v2's update_past_key_values
+    // / BD3-LM's store_kv calls do). Without, later calls may overwrite them (the denoising steps
+    // of the current block). The range must end at a block boundary or at T, so no row attends
+    // to a key that was not computed: the result equals those rows of the uncached block-causal
+    // forward() of ids (bit for bit: the same per-row arithmetic). rows: as forward_cached_rows
+    // (none: no logits, e.g. the store call of a finished block). The cache grows as the canvas
+    // does (committed rows kept). Without rows: the logits of every row of the range.
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count,
+                       const attention_layout& layout, kv_cache& cache, bool commit, float* out) {
+        block(ids, first, count, layout, cache, commit, nullptr, out);
+    }
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count,
+                       const attention_layout& layout, kv_cache& cache, bool commit,
+                       std::span<const std::size_t> rows, float* out) {
+        check_rows(rows, first, first + count, "forward_block");
+        block(ids, first, count, layout, cache, commit, &rows, out);
+    }
+
+private:
+    void block(std::span<const token_id> ids, std::size_t first, std::size_t count, const attention_layout& layout,
+               kv_cache& cache, bool commit, const std::span<const std::size_t>* rows, float* out) {
+        const std::size_t T = ids.size(), L = layout.block_length;
+        if (L == 0)
+            ddiff::detail::fail<invalid_argument>(
+                "forward_block: an exact KV cache needs block-causal attention (layout.block_length > 0); with "
+                "bidirectional attention every row sees every other, so cached rows go stale (use forward_cached "
+                "for Fast-dLLM's approximate caches)");
+        check_range(first, count, T, "forward_block");
+        if (first > cache.committed)
+            ddiff::detail::fail<invalid_argument>("forward_block: rows from ", first, " need the keys of rows [0, ", first,
+                                                  ") but the cache holds ", cache.committed,
+                                                  " committed rows, expected first <= committed");
+        const std::size_t end = first + count;
+        if (end != T && end % L != 0)
+            ddiff::detail::fail<shape_error>("forward_block: rows [", first, ", ", end, ") end inside a block of ", L,
+                                             " rows (canvas of ", T, "), expected the end of a block or of the canvas");
+        grow(cache, T);
+        run_cached(ids, first, count, layout, cache, rows, out);
+        cache.committed = commit ? end : std::min(cache.committed, first);
+    }
+
+    void cached(std::span<const token_id> ids, std::size_t first, std::size_t count, const attention_layout& layout,
+                kv_cache& cache, const std::span<const std::size_t>* rows, float* out) {
         const std::size_t T = ids.size();
         check_range(first, count, T, "forward_cached");
-        check_rows(rows, first, first + count, "forward_cached");
         const bool full = first == 0 && count == T;
         if (!full && cache.tokens != T)
             ddiff::detail::fail<invalid_argument>(
@@ -92,41 +145,6 @@ public:
         run_cached(ids, first, count, layout, cache, rows, out);
     }
 
-    // Exact block cache (block-causal attention only): logits of the rows [first, first +
-    // count) of the canvas ids (T), computing only those rows; the keys and values of the rows
-    // [0, first) come from the cache, which must hold them exactly (first <= cache.committed).
-    // With commit, the rows' keys and values are kept: cache.committed = first + count (a
-    // finished block, computed once, as SDAR's store_kv / Fast-dLLM v2's update_past_key_values
-    // / BD3-LM's store_kv calls do). Without, later calls may overwrite them (the denoising steps
-    // of the current block). The range must end at a block boundary or at T, so no row attends
-    // to a key that was not computed: the result equals those rows of the uncached block-causal
-    // forward() of ids (bit for bit: the same per-row arithmetic). rows: as forward_cached_rows
-    // (empty = all rows of the range). The cache grows as the canvas does (committed rows kept).
-    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count,
-                       const attention_layout& layout, kv_cache& cache, bool commit,
-                       std::span<const std::size_t> rows, float* out) {
-        const std::size_t T = ids.size(), L = layout.block_length;
-        if (L == 0)
-            ddiff::detail::fail<invalid_argument>(
-                "forward_block: an exact KV cache needs block-causal attention (layout.block_length > 0); with "
-                "bidirectional attention every row sees every other, so cached rows go stale (use forward_cached "
-                "for Fast-dLLM's approximate caches)");
-        check_range(first, count, T, "forward_block");
-        check_rows(rows, first, first + count, "forward_block");
-        if (first > cache.committed)
-            ddiff::detail::fail<invalid_argument>("forward_block: rows from ", first, " need the keys of rows [0, ", first,
-                                                  ") but the cache holds ", cache.committed,
-                                                  " committed rows, expected first <= committed");
-        const std::size_t end = first + count;
-        if (end != T && end % L != 0)
-            ddiff::detail::fail<shape_error>("forward_block: rows [", first, ", ", end, ") end inside a block of ", L,
-                                             " rows (canvas of ", T, "), expected the end of a block or of the canvas");
-        grow(cache, T);
-        run_cached(ids, first, count, layout, cache, rows, out);
-        cache.committed = commit ? end : std::min(cache.committed, first);
-    }
-
-private:
     std::size_t kv_width() const {
         std::size_t w = 0;
         for (const auto& b : blocks) w += b.attn().dims().n_kv_heads * b.attn().dims().head_dim;
@@ -168,37 +186,38 @@ private:
         cache.tokens = cap;
     }
 
-    // The uncached forward; rows empty = all rows.
-    void run(std::span<const token_id> ids, const attention_layout& layout, std::span<const std::size_t> rows,
+    // The uncached forward; rows nullptr = all rows.
+    void run(std::span<const token_id> ids, const attention_layout& layout, const std::span<const std::size_t>* rows,
              float* out) {
         const std::size_t T = ids.size(), D = embedding.dim();
         reserve(T);
         embedding.forward(ids.data(), T, x_.data(), D);
         const nn::attention_mask mask{layout.key_valid, layout.block_length};
         const std::int64_t* pos = layout.positions ? layout.positions : positions_.data();
-        const std::size_t n = rows.empty() ? T : rows.size();
+        const std::size_t n = rows ? rows->size() : T;
         for (std::size_t l = 0; l < blocks.size(); ++l) {
-            if (rows.empty() || l + 1 < blocks.size()) {
+            if (!rows || l + 1 < blocks.size()) {
                 blocks[l].forward(x_.data(), T, pos, mask, ws_, *pool_);
             } else {
-                blocks[l].forward_select(x_.data(), T, pos, mask, nn::row_subset{rows.data(), rows.size()},
+                blocks[l].forward_select(x_.data(), T, pos, mask, nn::row_subset::of(rows->data(), rows->size()),
                                          xsel_.data(), ws_, *pool_);
             }
         }
-        head.forward(rows.empty() ? x_.data() : xsel_.data(), n, out, head.vocab(), ws_, *pool_);
+        head.forward(rows ? xsel_.data() : x_.data(), n, out, head.vocab(), ws_, *pool_);
     }
 
     // Rows [first, first + count) against the cache (storage per layer: cache.tokens rows; T keys).
     void run_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, const attention_layout& layout,
-                    kv_cache& cache, std::span<const std::size_t> rows, float* out) {
+                    kv_cache& cache, const std::span<const std::size_t>* rows, float* out) {
         const std::size_t T = ids.size(), D = embedding.dim();
         reserve(T);
         embedding.forward(ids.data() + first, count, x_.data(), D);
         const nn::attention_mask mask{layout.key_valid, layout.block_length};
         const std::int64_t* pos = layout.positions ? layout.positions + first : nullptr;
-        sel_.resize(rows.size());
-        for (std::size_t i = 0; i < rows.size(); ++i) sel_[i] = rows[i] - first;
-        const bool all = rows.empty() || rows.size() == count;  // strictly increasing inside the range: all of it
+        const std::size_t nsel = rows ? rows->size() : count;
+        sel_.resize(nsel);
+        for (std::size_t i = 0; i < nsel; ++i) sel_[i] = rows ? (*rows)[i] - first : i;
+        const bool all = nsel == count;  // strictly increasing inside the range: all of it
         std::size_t offset = 0;
         for (std::size_t l = 0; l < blocks.size(); ++l) {
             const auto& blk = blocks[l];
@@ -207,11 +226,11 @@ private:
                 blk.forward_cached(x_.data(), count, first, pos, mask, view, ws_, *pool_);
             } else {
                 blk.forward_cached_select(x_.data(), count, first, pos, mask, view,
-                                          nn::row_subset{sel_.data(), sel_.size()}, xsel_.data(), ws_, *pool_);
+                                          nn::row_subset::of(sel_.data(), nsel), xsel_.data(), ws_, *pool_);
             }
             offset += cache.tokens * blk.attn().dims().n_kv_heads * blk.attn().dims().head_dim;
         }
-        head.forward(all ? x_.data() : xsel_.data(), all ? count : rows.size(), out, head.vocab(), ws_, *pool_);
+        head.forward(all ? x_.data() : xsel_.data(), nsel, out, head.vocab(), ws_, *pool_);
     }
 
     void reserve(std::size_t T) {

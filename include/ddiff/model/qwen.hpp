@@ -292,14 +292,25 @@ public:
         check(ids.size(), layout);
         net_.forward_rows(ids, layout, rows, out);
     }
-    // Fast-dLLM's approximate caches (pre_norm_lm::forward_cached_rows; rows empty = all).
+    // Fast-dLLM's approximate caches (pre_norm_lm::forward_cached / forward_cached_rows).
+    void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count,
+                        const attention_layout& layout, kv_cache& cache, float* out) {
+        check(ids.size(), layout);
+        net_.forward_cached(ids, first, count, layout, cache, out);
+    }
     void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count,
                         const attention_layout& layout, kv_cache& cache, std::span<const std::size_t> rows,
                         float* out) {
         check(ids.size(), layout);
         net_.forward_cached_rows(ids, first, count, layout, cache, rows, out);
     }
-    // The exact block cache (pre_norm_lm::forward_block; rows empty = all rows of the range).
+    // The exact block cache (pre_norm_lm::forward_block): all rows of the range, or exactly the
+    // given rows (none: a store call without logits).
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count,
+                       const attention_layout& layout, kv_cache& cache, bool commit, float* out) {
+        check(ids.size(), layout);
+        net_.forward_block(ids, first, count, layout, cache, commit, out);
+    }
     void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count,
                        const attention_layout& layout, kv_cache& cache, bool commit,
                        std::span<const std::size_t> rows, float* out) {

@@ -36,12 +36,15 @@ struct attention_mask {
     }
 };
 
-// Query rows to compute: indices relative to the first computed row, strictly increasing;
-// rows == nullptr means all of them.
+// Query rows to compute: every row (the default), or exactly rows[0..count) (indices relative
+// to the first computed row, strictly increasing; possibly none).
 struct row_subset {
     const std::size_t* rows = nullptr;
     std::size_t count = 0;
-    bool all() const noexcept { return rows == nullptr; }
+    bool selected = false;
+
+    static row_subset of(const std::size_t* r, std::size_t n) noexcept { return {r, n, true}; }
+    bool all() const noexcept { return !selected; }
 };
 
 struct attention_dims {
