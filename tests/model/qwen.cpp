@@ -327,3 +327,58 @@ TEST_CASE("Qwen-family configs: unknown block settings and unsupported values ar
     CHECK_THROWS_WITH_AS(model::sdar<>::load(tmp), doctest::Contains("q_proj"), shape_error);
     fs::remove_all(tmp);
 }
+
+TEST_CASE("LLaDA with config block_size (ddiff's block-diffusion LLaDA) matches the PyTorch reference; its exact cache") {
+    // tools/reference/make_block_goldens.py llada_block_golden: llada_tiny_f32's weights under the
+    // block-causal mask of 4 (tools/reference/llada.py attn_mask).
+    const fs::path tmp = fs::temp_directory_path() / "ddiff_llada_block";
+    fs::remove_all(tmp);
+    fs::create_directories(tmp);
+    fs::copy_file(models / "llada_tiny_f32" / "model.safetensors", tmp / "model.safetensors");
+    auto cfg = io::json_config::load(models / "llada_tiny_f32" / "config.json").json();
+    cfg["block_size"] = 4;
+    std::ofstream(tmp / "config.json") << cfg.dump();
+    auto m = model::llada<>::load(tmp);
+    CHECK(m.block_length() == 4);
+    const auto g = io::safetensors_file::open(models / "llada_tiny_f32" / "golden_block.safetensors");
+    const auto ids = g.tensor("input_ids").to_i64<2>();
+    const auto ref = g.tensor("logits_f64").to_f64<3>();
+    const std::size_t T = ids.shape(1), V = ref.shape(2);
+    const auto& c = m.config();
+    double scale = 1.0;
+    for (double v : ref) scale = std::max(scale, std::abs(v) + 1.0);
+    const double tol = double(c.n_layers + 1) * double(std::max(c.d_model, c.mlp_hidden)) * test::eps32 * scale;
+    std::vector<float> out(T * V), blk(T * V);
+    for (std::size_t b = 0; b < ids.shape(0); ++b) {
+        const auto row = row_of(ids, b);
+        m.forward(row, out.data());
+        double worst = 0;
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t v = 0; v < V; ++v) worst = std::max(worst, std::abs(double(out[t * V + v]) - ref(b, t, v)));
+        CAPTURE(worst);
+        CHECK(worst <= tol);
+        model::kv_cache cache;
+        for (std::size_t lo = 0; lo < T; lo += 4) {
+            m.forward_block(row, lo, 4, cache, true, blk.data());
+            CHECK(std::equal(blk.begin(), blk.begin() + std::ptrdiff_t(4 * V), out.begin() + std::ptrdiff_t(lo * V)));
+        }
+    }
+    // Power: the unmodified (bidirectional) checkpoint is not within the bound.
+    auto bid = model::llada<>::load(models / "llada_tiny_f32");
+    CHECK(bid.block_length() == 0);
+    bid.forward(row_of(ids, 0), out.data());
+    double moved = 0;
+    for (std::size_t i = 0; i < T * V; ++i) moved = std::max(moved, std::abs(double(out[i]) - ref.data()[i]));
+    CHECK(moved > tol);
+    model::kv_cache cache;
+    CHECK_THROWS_WITH_AS(bid.forward_block(row_of(ids, 0), 0, 4, cache, true, out.data()),
+                         doctest::Contains("block-causal"), invalid_argument);
+    cfg["block_size"] = 0;
+    std::ofstream(tmp / "config.json") << cfg.dump();
+    CHECK_THROWS_WITH_AS(model::llada<>::load(tmp), doctest::Contains("block_size"), config_error);
+    cfg.erase("block_size");
+    cfg["bd_size"] = 4;
+    std::ofstream(tmp / "config.json") << cfg.dump();
+    CHECK_THROWS_WITH_AS(model::llada<>::load(tmp), doctest::Contains("bd_size"), config_error);
+    fs::remove_all(tmp);
+}

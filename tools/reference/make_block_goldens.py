@@ -17,7 +17,7 @@
 #   tests/data/blocks/qwen3_block.safetensors  one Qwen3 decoder layer (QK-norm), bidirectional and
 #                                         block-causal outputs
 #
-# Regenerate: /usr/bin/python3 tools/reference/make_block_goldens.py
+# Regenerate: /usr/bin/python3 tools/reference/make_block_goldens.py  [--only llada_block]
 import json
 import os
 import shutil
@@ -31,6 +31,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 import block_generate as bg  # noqa: E402
 import dit  # noqa: E402
+import llada  # noqa: E402
 import qwen  # noqa: E402
 import safetensors_io as st  # noqa: E402
 
@@ -315,7 +316,25 @@ def bd3lm_generate_golden(d):
                          "unused (time_conditioning false); nfe = one call per step + one store call per block"})
 
 
+def llada_block_golden():
+    """ddiff's block-diffusion LLaDA (config key block_size, tools/train/train.py --objective
+    bd3lm): the existing llada_tiny_f32 weights under the block-causal mask (blocks of 4),
+    float64; the C++ test loads the weights with a config that adds block_size 4."""
+    d = os.path.join(MODELS, "llada_tiny_f32")
+    m = llada.load_pretrained(d, torch.float64)
+    gen = torch.Generator().manual_seed(SEED + 5)
+    ids = make_ids(gen)
+    with torch.no_grad():
+        lg = m(ids, attn_mask=qwen.block_causal_mask(L, L, 4))
+    save_golden(os.path.join(d, "golden_block.safetensors"), {"input_ids": ids, "logits_f64": lg},
+                {"model": "llada_tiny_f32 weights with config block_size 4", "block_length": 4,
+                 "computed": "float64 (tools/reference/llada.py with attn_mask = block-causal, blocks of 4)"})
+
+
 def main():
+    if sys.argv[1:] == ["--only", "llada_block"]:   # one golden without rerunning the searches
+        llada_block_golden()
+        return
     torch.set_num_threads(1)
     os.makedirs(MODELS, exist_ok=True)
     gen = torch.Generator().manual_seed(SEED)
@@ -330,6 +349,7 @@ def main():
                        attention_bias=True, tie_word_embeddings=True, extra={"pad_token_id": PAD})
     qwen_logit_goldens(cfg, d, gen, 8, pad_layout=True)
     bd3lm_goldens(gen)
+    llada_block_golden()
     sdar_generate_golden(os.path.join(MODELS, "sdar_tiny"))
     fast_dllm_v2_generate_golden(os.path.join(MODELS, "fast_dllm_v2_tiny"))
     dllm_generate_golden(os.path.join(MODELS, "dllm_qwen3_tiny"))
