@@ -272,7 +272,7 @@ public:
     std::size_t vocab_size() const noexcept { return cfg_.vocab_size; }
     token_id mask_id() const noexcept { return cfg_.mask_id; }
     std::size_t threads() const noexcept { return net_.threads(); }
-    simd::thread_pool& pool() noexcept { return net_.pool(); }  // the decoder runs its per-position work here
+    thread_pool& pool() noexcept { return net_.pool(); }  // the decoder runs its per-position work here
 
     // The block length of the model's attention in forward() / denoise() without a layout:
     // the config's (SDAR block_size, Fast-dLLM v2 bd_size) unless changed; 0 = bidirectional
