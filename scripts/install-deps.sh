@@ -8,6 +8,8 @@ packages=(cmake g++ ninja-build libxtensor-dev libxsimd-dev xtl-dev doctest-dev 
 # Debian's nodejs + npm unless a node with npm is already installed (e.g. NodeSource's, which
 # bundles npm and conflicts with Debian's npm package).
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+# ddiff serve (tools/ddiff/server) is built on cpp-httplib.
+packages+=(libcpp-httplib-dev)
 # Optional, for the benchmarks only (bench_gemm's OpenBLAS comparison, docs/performance.md):
 # scripts/install-deps.sh --bench
 if [ "${1:-}" = "--bench" ]; then

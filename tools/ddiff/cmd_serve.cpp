@@ -30,7 +30,7 @@ struct serve_args {
                                                 "$DDIFF_API_KEY if set, else no authentication)"},
           api_key);
         v(runtime::field_info{"max_queue", "N", "requests that may wait for the model; more get 503 with Retry-After",
-                              0.0, 4096.0},
+                              1.0, 4096.0},
           max_queue);
         v(runtime::field_info{"max_batch", "N", "rows (choices) of compatible requests decoded together", 1.0, 256.0},
           max_batch);

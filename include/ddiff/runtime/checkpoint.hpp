@@ -51,6 +51,13 @@ public:
         info_.kv_cache = requires(M& m, std::span<const token_id> ids, model::kv_cache& c, float* out) {
             m.forward_cached(ids, std::size_t{}, std::size_t{}, c, out);
         };
+        // The longest sequence its forward accepts (LLaDA, Dream, the DiT check it there).
+        if constexpr (requires { m_.config().max_sequence_length; })
+            info_.max_length = m_.config().max_sequence_length;
+        else if constexpr (requires { m_.config().max_positions; })
+            info_.max_length = m_.config().max_positions;
+        else if constexpr (requires { m_.config().model_length; })
+            info_.max_length = m_.config().model_length;
     }
     const model_info& info() const override { return info_; }
     thread_pool& pool() override { return m_.pool(); }

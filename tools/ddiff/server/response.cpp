@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <ddiff/core/error.hpp>
+
 namespace ddiff::serve {
 
 using json = nlohmann::json;
@@ -90,9 +92,9 @@ std::string text_stream::advance(std::span<const token_id> region, bool& settled
     if (const std::size_t at = first_stop(req_->stop, text); at != std::string::npos) {
         keep = at;
         settled = true;
-    } else if (eos || committed == region.size()) {
+    } else if (eos) {
         settled = true;
-    } else {
+    } else if (committed < region.size()) {  // all committed: the text is final as it is
         keep -= unsettled_tail(text, req_->stop);
     }
     if (text.compare(0, emitted_.size(), emitted_) != 0) {
@@ -118,7 +120,14 @@ std::vector<std::string> token_texts(const model_facts& model) {
     std::vector<std::string> t(model.info.vocab);
     for (std::size_t v = 0; v < t.size(); ++v) {
         const token_id id = static_cast<token_id>(v);
-        t[v] = model.codec ? model.codec->decode(std::span<const token_id>(&id, 1), -1, false, false) : std::to_string(v);
+        if (!model.codec) {
+            t[v] = std::to_string(v);
+            continue;
+        }
+        try {  // the mask id (and an id a codec cannot show) as the empty string
+            t[v] = model.codec->decode(std::span<const token_id>(&id, 1), model.info.mask, false, false);
+        } catch (const ddiff::error&) {
+        }
     }
     return t;
 }

@@ -188,117 +188,126 @@ void scheduler::run_batch(std::vector<std::shared_ptr<job>>& batch) {
         bool settled = false;
     };
     std::vector<slot> slots;
-    runtime::decode_request dr;
     const parsed_request& first = jobs.front()->req;
-    dr.options = first.decode.options;
-    dr.prompt = first.decode.prompt;
-    dr.canvas = first.decode.canvas;
     for (auto& j : jobs) {
-        for (std::size_t i = 0; i < j->req.n; ++i) {
-            slots.push_back({j.get(), i});
-            dr.seeds.push_back(j->req.decode.seeds[i]);
-            if (jobs.size() > 1) dr.rows.push_back(j->req.decode.canvas ? *j->req.decode.canvas : j->req.decode.prompt);
-        }
+        for (std::size_t i = 0; i < j->req.n; ++i) slots.push_back({j.get(), i});
         std::lock_guard l(j->m);
         j->st = job::state::running;
         j->queue_seconds = std::chrono::duration<double>(now - j->arrived).count();
     }
+    // Rows decoded together: every slot, or, for an adaptive step rule over several blocks (the
+    // rows of a batch would move each other's steps), one choice at a time, as the CLI's samples.
+    const std::size_t group = first.batch_key.empty() ? 1 : slots.size();
     for (auto& j : jobs) {
         std::lock_guard l(j->m);
-        j->batch_rows = slots.size();
-    }
-    {
-        std::lock_guard l(m_);
-        running_rows_ = slots.size();
+        j->batch_rows = group;
     }
 
     const std::vector<token_id>& eos = facts_.info.eos_ids;
     const token_id mask = facts_.info.mask;
+    std::optional<api_error> failure;
     const auto t0 = clock_type::now();
-    auto last_t = t0;
-    std::uint32_t last_step = std::numeric_limits<std::uint32_t>::max();
-    const runtime::step_callback callback = [&](const runtime::step_event& e) {
-        const auto t = clock_type::now();
-        if (e.step != last_step) {  // the first row of a new step: the previous one is over
-            metrics_.step_seconds(std::chrono::duration<double>(t - last_t).count());
-            last_t = t;
-            last_step = e.step;
+    for (std::size_t g0 = 0; g0 < slots.size() && !failure; g0 += group) {
+        const std::size_t rows = std::min(group, slots.size() - g0);
+        {
+            std::lock_guard l(m_);
+            running_rows_ = rows;
         }
-        slot& s = slots[e.row];
-        job& j = *s.j;
-        s.nfe = e.nfe;
-        ++s.steps;
-        if (j.stop.load() != 0) return false;
-        if (t >= j.deadline) {
-            int none = 0;
-            j.stop.compare_exchange_strong(none, int(stop_reason::timeout));
-            return false;
+        runtime::decode_request dr;
+        dr.options = first.decode.options;
+        dr.prompt = first.decode.prompt;
+        dr.canvas = first.decode.canvas;
+        for (std::size_t b = g0; b < g0 + rows; ++b) {
+            const parsed_request& r = slots[b].j->req;
+            dr.seeds.push_back(r.decode.seeds[slots[b].choice]);
+            if (jobs.size() > 1) dr.rows.push_back(r.decode.canvas ? *r.decode.canvas : r.decode.prompt);
         }
-        if (peer_closed(j.fd)) {
-            int none = 0;
-            j.stop.compare_exchange_strong(none, int(stop_reason::disconnect));
-            return false;
-        }
-        const std::size_t begin = j.req.region_begin, len = j.req.region_length;
-        const auto region = e.canvas.subspan(begin, len);
-        if (j.req.stream) {
-            step_copy c{.choice = s.choice, .step = e.step, .nfe = e.nfe,
-                        .region = std::vector<token_id>(region.begin(), region.end()),
-                        .elapsed = std::chrono::duration<double>(t - t0).count()};
-            for (std::size_t p : e.committed)
-                if (p >= begin && p < begin + len) c.committed.push_back(p - begin);
-            {
-                std::lock_guard l(j.m);
-                j.events.push_back(std::move(c));
+        const auto g_start = clock_type::now();
+        auto last_t = g_start;
+        std::uint32_t last_step = std::numeric_limits<std::uint32_t>::max();
+        const runtime::step_callback callback = [&](const runtime::step_event& e) {
+            const auto t = clock_type::now();
+            if (e.step != last_step) {  // the first row of a new step: the previous one is over
+                if (last_step != std::numeric_limits<std::uint32_t>::max())
+                    metrics_.step_seconds(std::chrono::duration<double>(t - last_t).count());
+                last_t = t;
+                last_step = e.step;
             }
-            j.cv.notify_all();
-        }
-        if (j.req.prefix_final) {
-            // An EOS inside the committed prefix: the answer ends there and no later step changes it.
-            for (std::size_t i = 0; i < len && region[i] != mask; ++i)
-                if (std::find(eos.begin(), eos.end(), region[i]) != eos.end()) {
+            slot& s = slots[g0 + e.row];
+            job& j = *s.j;
+            s.nfe = e.nfe;
+            ++s.steps;
+            if (j.stop.load() != 0) return false;
+            if (t >= j.deadline) {
+                int none = 0;
+                j.stop.compare_exchange_strong(none, int(stop_reason::timeout));
+                return false;
+            }
+            if (peer_closed(j.fd)) {
+                int none = 0;
+                j.stop.compare_exchange_strong(none, int(stop_reason::disconnect));
+                return false;
+            }
+            const std::size_t begin = j.req.region_begin, len = j.req.region_length;
+            const auto region = e.canvas.subspan(begin, len);
+            if (j.req.stream) {
+                step_copy c{.choice = s.choice, .step = e.step, .nfe = e.nfe,
+                            .region = std::vector<token_id>(region.begin(), region.end()),
+                            .committed = {},
+                            .elapsed = std::chrono::duration<double>(t - g_start).count()};
+                for (std::size_t p : e.committed)
+                    if (p >= begin && p < begin + len) c.committed.push_back(p - begin);
+                {
+                    std::lock_guard l(j.m);
+                    j.events.push_back(std::move(c));
+                }
+                j.cv.notify_all();
+            }
+            if (j.req.prefix_final) {
+                // An EOS inside the committed prefix: the answer ends there and no later step changes it.
+                for (std::size_t i = 0; i < len && region[i] != mask; ++i)
+                    if (std::find(eos.begin(), eos.end(), region[i]) != eos.end()) {
+                        s.settled = true;
+                        return false;
+                    }
+                if (j.settle[s.choice].load()) {
                     s.settled = true;
                     return false;
                 }
-            if (j.settle[s.choice].load()) {
-                s.settled = true;
-                return false;
             }
+            return true;
+        };
+
+        runtime::decode_result res;
+        try {
+            res = session_.decode(dr, callback);
+        } catch (const ddiff::invalid_argument& e) {
+            failure = api_error{422, scrub(std::string("the decoder refused the request: ") + e.what(), facts_),
+                                "invalid_request_error", "", "decode_failed"};
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "ddiff serve: internal error while decoding: %s\n", scrub(e.what(), facts_).c_str());
+            failure = api_error{500, "internal error", "server_error", "", ""};
         }
-        return true;
-    };
-
-    std::optional<api_error> failure;
-    runtime::decode_result res;
-    try {
-        res = session_.decode(dr, callback);
-    } catch (const ddiff::invalid_argument& e) {
-        failure = api_error{422, scrub(std::string("the decoder refused the request: ") + e.what(), facts_),
-                            "invalid_request_error", "", "decode_failed"};
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "ddiff serve: internal error while decoding: %s\n", scrub(e.what(), facts_).c_str());
-        failure = api_error{500, "internal error", "server_error", "", ""};
-    }
-    const double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
-    if (!failure) metrics_.batch(slots.size(), res.nfe, res.steps);
-
-    for (std::size_t b = 0; b < slots.size(); ++b) {
-        slot& s = slots[b];
-        job& j = *s.j;
-        const stop_reason r = stop_reason(j.stop.load());
-        if (r != stop_reason::none) metrics_.cancelled(reason_name(r));
-        else if (s.settled) metrics_.cancelled("settled");
-        if (failure) continue;
-        std::lock_guard l(j.m);
-        if (j.choices.size() != j.req.n) j.choices.resize(j.req.n);
-        auto& c = j.choices[s.choice];
-        const std::size_t L = res.tokens.shape(1);
-        const token_id* row = res.tokens.data() + b * L;
-        c.region.assign(row + j.req.region_begin, row + j.req.region_begin + j.req.region_length);
-        c.nfe = s.nfe ? s.nfe : res.nfe;
-        c.steps = s.steps;
-        c.settled = s.settled;
-        j.decode_seconds = secs;
+        if (failure) break;
+        metrics_.batch(rows, res.nfe, res.steps);
+        const double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+        for (std::size_t b = 0; b < rows; ++b) {
+            slot& s = slots[g0 + b];
+            job& j = *s.j;
+            const stop_reason r = stop_reason(j.stop.load());
+            if (r != stop_reason::none) metrics_.cancelled(reason_name(r));
+            else if (s.settled) metrics_.cancelled("settled");
+            std::lock_guard l(j.m);
+            if (j.choices.size() != j.req.n) j.choices.resize(j.req.n);
+            auto& c = j.choices[s.choice];
+            const std::size_t L = res.tokens.shape(1);
+            const token_id* row = res.tokens.data() + b * L;
+            c.region.assign(row + j.req.region_begin, row + j.req.region_begin + j.req.region_length);
+            c.nfe = s.nfe ? s.nfe : res.nfe;
+            c.steps = s.steps;
+            c.settled = s.settled;
+            j.decode_seconds = secs;
+        }
     }
     for (auto& j : jobs) {
         const stop_reason r = stop_reason(j->stop.load());
