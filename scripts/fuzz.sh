@@ -6,7 +6,8 @@
 #
 # usage: scripts/fuzz.sh [seconds per target, default 30]
 # env:   DDIFF_FUZZ_BUILD (build dir, default build/fuzz), CXX_FUZZ (clang++ to use),
-#        DDIFF_FUZZ_TARGETS (default: safetensors config tokenizer_json tokenizer_encode chat_template)
+#        DDIFF_FUZZ_TARGETS (default: safetensors config gguf tokenizer_json tokenizer_encode chat_template
+#        server_request)
 set -euo pipefail
 
 seconds=${1:-30}
@@ -20,7 +21,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_
       -DDDIFF_BUILD_TESTS=ON -DDDIFF_BUILD_FUZZERS=ON -DDDIFF_BUILD_CLI=OFF -DDDIFF_BUILD_EXAMPLES=OFF \
       -DDDIFF_BUILD_BENCHMARKS=OFF -DDDIFF_SANITIZE=OFF >"$build.configure.log" 2>&1 \
   || { cat "$build.configure.log" >&2; exit 1; }
-targets=(${DDIFF_FUZZ_TARGETS:-safetensors config gguf tokenizer_json tokenizer_encode chat_template})
+targets=(${DDIFF_FUZZ_TARGETS:-safetensors config gguf tokenizer_json tokenizer_encode chat_template server_request})
 ninja -C "$build" -j1 "${targets[@]/#/fuzz_}" fuzz_make_seeds
 
 rm -rf "$build/seeds"

@@ -10,6 +10,8 @@ packages=(cmake g++ ninja-build libxtensor-dev libxsimd-dev xtl-dev doctest-dev 
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 # ddiff serve (tools/ddiff/server) is built on cpp-httplib.
 packages+=(libcpp-httplib-dev)
+# Its page is tested in headless Chromium (tests/server/page_chromium.mjs).
+packages+=(chromium)
 # Optional, for the benchmarks only (bench_gemm's OpenBLAS comparison, docs/performance.md):
 # scripts/install-deps.sh --bench
 if [ "${1:-}" = "--bench" ]; then

@@ -125,6 +125,23 @@ int main(int argc, char** argv) {
     for (const auto& e : fs::directory_iterator(data / "tokenizer" / "chat"))
         if (e.path().extension() == ".jinja")
             fs::copy_file(e.path(), out / "chat_template" / e.path().filename(), fs::copy_options::overwrite_existing);
+    // ddiff serve's request bodies: the first byte picks the endpoint (0 completions, 1 chat).
+    fs::create_directories(out / "server_request");
+    const char* bodies[] = {
+        "0{\"prompt\": \"in the beginning\", \"max_tokens\": 16, \"steps\": 16, \"seed\": 3}",
+        "0{\"prompt\": [1, 2, 3], \"max_tokens\": 8, \"steps\": 4, \"block_length\": 4, \"sampler\": \"threshold\", "
+        "\"threshold\": 0.9, \"remask\": \"random\", \"n\": 2, \"stop\": [\"and\", \".\"], \"stream\": true, "
+        "\"stream_options\": {\"include_usage\": true}, \"stream_canvas\": true, \"return_tokens\": true}",
+        "0{\"prompt\": \"in the b\", \"suffix\": \"ing god\", \"max_tokens\": 4, \"steps\": 2, \"echo\": true, "
+        "\"cache\": \"dual\", \"temperature\": 0.5, \"top_p\": 0.9, \"top_k\": 5, \"eos_ids\": [37], \"suppress_eos\": true}",
+        "1{\"model\": \"fuzz-model\", \"messages\": [{\"role\": \"system\", \"content\": \"be brief\"}, "
+        "{\"role\": \"user\", \"content\": [{\"type\": \"text\", \"text\": \"hi\"}]}], \"max_completion_tokens\": 8, "
+        "\"logprobs\": false, \"tool_choice\": \"none\", \"response_format\": {\"type\": \"text\"}}",
+        "1{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"sampler\": \"remdm_loop\", \"schedule\": \"remdm_loop\", "
+        "\"steps\": 32, \"max_tokens\": 16, \"alg_temp\": 0.1, \"cfg_scale\": 1.5}",
+    };
+    int b = 0;
+    for (const char* body : bodies) write(out / "server_request" / ("body" + std::to_string(b++) + ".json"), std::string(body));
     std::cout << "seeds written to " << out << " (" << copied << " committed json files)\n";
     return 0;
 }

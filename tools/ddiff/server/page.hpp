@@ -121,7 +121,14 @@ async function* sse(body) {
   }
 }
 
+// For tests and screenshots: /?autorun=1&prompt=...&max_tokens=...&steps=...&seed=...&delay=...
+// fills the form and generates at once; freeze=K stops the animation after K frames (a picture
+// mid-decode). When a run ends, window.ddiff is also written into <pre id="result">.
+const query = new URLSearchParams(location.search);
+const freezeAt = +(query.get("freeze") || 0);
+
 function render(frame, prev) {
+  if (freezeAt && window.ddiff.frames.length >= freezeAt) return;
   const c = $("canvas");
   if (c.children.length !== frame.tokens.length) {
     c.textContent = "";
@@ -189,8 +196,8 @@ async function generate() {
   }
   finished = true;
   await player;
-  $("output").textContent = text;
-  if (summary && summary.ddiff) {
+  if (!freezeAt) $("output").textContent = text;
+  if (summary && summary.ddiff && !freezeAt) {
     $("s-nfe").textContent = summary.ddiff.nfe;
     $("s-time").textContent = summary.ddiff.decode_seconds.toFixed(2) + " s";
     const n = summary.usage ? summary.usage.completion_tokens : body.max_tokens;
@@ -200,10 +207,19 @@ async function generate() {
                         steps: summary && summary.ddiff ? summary.ddiff.steps : null, error: $("error").textContent };
   window.ddiff.running = false;
   $("go").disabled = false;
+  let pre = $("result");
+  if (!pre) { pre = document.createElement("pre"); pre.id = "result"; pre.hidden = true; document.body.appendChild(pre); }
+  pre.textContent = JSON.stringify(window.ddiff);
 }
 
 $("go").addEventListener("click", generate);
-loadOptions().catch((e) => { $("error").textContent = "cannot read /ddiff/options: " + e; });
+loadOptions().then(() => {
+  if (query.get("autorun") !== "1") return;
+  for (const k of ["prompt", "max_tokens", "steps", "block_length", "temperature", "sampler", "remask", "seed", "delay"])
+    if (query.has(k)) $(k).value = query.get(k);
+  if (query.get("chat") === "1") $("chat").checked = true;
+  return generate();
+}).catch((e) => { $("error").textContent = "cannot read /ddiff/options: " + e; });
 </script>
 </body>
 </html>
