@@ -4,12 +4,14 @@
 // loopback port and stopped with SIGTERM (it must exit 0).
 //
 // usage: node openai_sdk.mjs PATH/TO/ddiff DATA_DIR   ($DDIFF_DATA overrides DATA_DIR)
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
 import { createRequire } from "node:module";
 import assert from "node:assert/strict";
 import path from "node:path";
 import fs from "node:fs";
 
+const execFileAsync = promisify(execFile);
 const [ddiff, dataArg] = process.argv.slice(2);
 const data = process.env.DDIFF_DATA || dataArg;
 const modules = path.join(data, "npm", "node_modules");
@@ -46,11 +48,11 @@ function stop(proc) {
     proc.kill("SIGTERM");
   });
 }
-// `ddiff generate ... --print-ids --no-progress`: the ids of each sample line.
-function cliIds(args) {
-  const r = spawnSync(ddiff, ["generate", ...args, "--print-ids", "--no-progress"], { encoding: "utf8" });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number));
+// `ddiff generate ... --print-ids --no-progress`: the ids of each sample line. Asynchronous, so
+// that the SDK's pooled connections see the server's keep-alive closes meanwhile.
+async function cliIds(args) {
+  const { stdout } = await execFileAsync(ddiff, ["generate", ...args, "--print-ids", "--no-progress"], { encoding: "utf8" });
+  return stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number));
 }
 const untilEos = (ids) => (ids.indexOf(64) < 0 ? ids : ids.slice(0, ids.indexOf(64)));
 
@@ -82,7 +84,7 @@ try {
     assert.equal(c.choices.length, 2);
     assert.equal(c.usage.prompt_tokens, 16);
     assert.equal(c.ddiff.steps, 24);
-    const ref = cliIds(["--prompt", prompt, "--length", "24", "--steps", "24", "--seed", "13", "--num-samples", "2"]);
+    const ref = await cliIds(["--prompt", prompt, "--length", "24", "--steps", "24", "--seed", "13", "--num-samples", "2"]);
     for (const i of [0, 1]) {
       assert.deepEqual(untilEos(c.ddiff.choices[i].tokens), untilEos(ref[i].slice(16)));
       assert.equal(typeof c.choices[i].text, "string");
@@ -97,7 +99,7 @@ try {
     assert.equal(c.choices[0].message.role, "assistant");
     assert.equal(typeof c.choices[0].message.content, "string");
     assert.equal(c.usage.prompt_tokens, 13);
-    const ref = cliIds(["--chat", "--prompt", "And God said", "--length", "16", "--steps", "16", "--seed", "4"]);
+    const ref = await cliIds(["--chat", "--prompt", "And God said", "--length", "16", "--steps", "16", "--seed", "4"]);
     assert.deepEqual(untilEos(c.ddiff.choices[0].tokens), untilEos(ref[0].slice(13)));
   });
 

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,16 +32,20 @@ using json = nlohmann::json;
 inline pid_t spawn(const std::vector<std::string>& argv, int& out_fd, bool merge_stderr) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-    if (merge_stderr) posix_spawn_file_actions_adddup2(&fa, p[1], 2);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
+    // fork + exec rather than posix_spawn: the child dies with the test (a test killed by
+    // ctest's timeout leaves no server behind).
+    const pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(p[1], 1);
+        if (merge_stderr) dup2(p[1], 2);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    const int rc = pid < 0 ? -1 : 0;
     close(p[1]);
     if (rc != 0) {
         close(p[0]);
