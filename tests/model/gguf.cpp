@@ -69,7 +69,7 @@ void patch_value(std::vector<std::byte>& b, std::string_view key, const void* va
 TEST_CASE("gguf: LLaDA from the F32 GGUF equals its safetensors twin bit for bit") {
     for (std::size_t threads : {1u, 2u}) {
         CAPTURE(threads);
-        const model::load_options o{.bf16 = nn::bf16_path::widen, .threads = threads};
+        const model::load_options o{.compute = model::compute_type::exact, .threads = threads};
         auto twin = model::llada<>::load(gguf_dir / "llada_tiny", o);
         auto g = model::load_llada_gguf<>(gguf_dir / "llada_tiny" / "llada-F32.gguf", o);
         CHECK(g.config().d_model == twin.config().d_model);
@@ -83,7 +83,7 @@ TEST_CASE("gguf: LLaDA from the F32 GGUF equals its safetensors twin bit for bit
 }
 
 TEST_CASE("gguf: Dream from the F32 GGUF equals its safetensors twin bit for bit") {
-    const model::load_options o{.bf16 = nn::bf16_path::widen, .threads = 2};
+    const model::load_options o{.compute = model::compute_type::exact, .threads = 2};
     auto twin = model::dream<>::load(gguf_dir / "dream_tiny", o);
     auto g = model::load_dream_gguf<>(gguf_dir / "dream_tiny" / "dream-F32.gguf", o);
     static_assert(model::dream<>::shift_logits);
