@@ -1,6 +1,8 @@
 // libFuzzer target: arbitrary text through the config.json reader (the typed getters on each key,
-// sections recursively) and the model.safetensors.index.json parser. Parsing may only throw
-// format_error and getters only config_error; anything else escapes and aborts.
+// sections recursively), the model configs built on it (the Qwen family with the text also as
+// its tokenizer_config.json, the DiT / BD3-LM one, LLaDA's) and the model.safetensors.index.json
+// parser. Parsing may only throw format_error and getters only config_error; anything else
+// escapes and aborts.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -10,6 +12,9 @@
 
 #include "ddiff/io/checkpoint.hpp"
 #include "ddiff/io/config.hpp"
+#include "ddiff/model/dit.hpp"
+#include "ddiff/model/llada.hpp"
+#include "ddiff/model/qwen.hpp"
 
 using namespace ddiff;
 using namespace ddiff::io;
@@ -71,7 +76,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         c.emplace(json_config::parse(text, "fuzz config"));
     } catch (const format_error&) {
     }
-    if (c) exercise(*c, 0);
+    if (c) {
+        exercise(*c, 0);
+        allow_config_errors([&] { (void)model::qwen_config::from_json(*c, &*c); });
+        allow_config_errors([&] { (void)model::dit_config::from_json(*c); });
+        allow_config_errors([&] { (void)model::llada_config::from_json(*c); });
+    }
     try {
         const auto map = parse_weight_map(text, "fuzz index");
         if (map.empty()) __builtin_trap();

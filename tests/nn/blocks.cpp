@@ -92,6 +92,62 @@ TEST_CASE("LLaDA llama block (GQA 4/2 heads, RoPE positions 3..13) matches the P
     CHECK(compare(x, want, in64, K, 1.0 + max_abs(in64) * max_abs(in64)).bad > 0);
 }
 
+TEST_CASE("Qwen3 decoder layer (QK-norm, head_dim 16 with d 48, GQA 4/2) matches the PyTorch golden, bidirectional and block-causal") {
+    // tools/reference/make_block_goldens.py qwen3_block_golden (tools/reference/qwen.py DecoderLayer).
+    auto f = io::safetensors_file::open(blocks_dir / "qwen3_block.safetensors");
+    const std::size_t T = 11, D = 48, H = 4, G = 2, hd = 16, F = 80;
+    const nn::attention_dims dims{D, H, G, hd};
+    const auto q = f.to_f32("self_attn.q_proj.weight"), k = f.to_f32("self_attn.k_proj.weight"),
+               v = f.to_f32("self_attn.v_proj.weight");
+    const auto qkv = nn::attention<>::fuse_qkv(q.data(), k.data(), v.data(), dims);
+    const auto gu = nn::swiglu_mlp<>::fuse_gate_up(f.to_f32("mlp.gate_proj.weight").data(),
+                                                   f.to_f32("mlp.up_proj.weight").data(), F, D);
+    auto make = [&](bool qk_norm) {
+        nn::attention<> attn(dims, nn::linear<>::from_f32(qkv.data(), (H + 2 * G) * hd, D),
+                             nn::linear<>::from_f32(f.to_f32("self_attn.o_proj.weight").data(), D, H * hd),
+                             nn::rope_table(hd, 64, 1000000.0));
+        if (qk_norm) attn.set_qk_norm(f.to_f32("self_attn.q_norm.weight"), f.to_f32("self_attn.k_norm.weight"), 1e-6f);
+        return nn::llama_block<>(nn::rms_norm<>(f.to_f32("input_layernorm.weight"), 1e-6f), std::move(attn),
+                                 nn::rms_norm<>(f.to_f32("post_attention_layernorm.weight"), 1e-6f),
+                                 nn::swiglu_mlp<>(nn::linear<>::from_f32(gu.data(), 2 * F, D),
+                                                  nn::linear<>::from_f32(f.to_f32("mlp.down_proj.weight").data(), D, F)));
+    };
+    const auto block = make(true);
+    const auto in64 = f.to_f64("input");
+    const auto pos = f.to_i64("positions");
+    REQUIRE(pos.size() == T);
+    const double K = double(D + hd + T + H * hd + D + F);
+    // QK-norm rescales q and k to rms ~1 per head: scores are bounded by hd * |w_q| |w_k|, not by
+    // the input's square, so the amplification is that of the normalised scores.
+    const double amp = 1.0 + max_abs(in64) * max_abs(in64) + double(hd);
+    for (std::size_t L : {std::size_t{0}, std::size_t{4}}) {
+        CAPTURE(L);
+        const auto want = f.to_f64(L ? "output_block4" : "output_bidir");
+        std::vector<float> results[2];
+        for (std::size_t threads : {1u, 2u}) {
+            std::vector<float> x(in64.begin(), in64.end());
+            nn::thread_pool pool(threads);
+            nn::workspace ws(block.workspace_floats(T, threads));
+            block.forward(x.data(), T, pos.data(), nn::attention_mask{nullptr, L}, ws, pool);
+            results[threads - 1] = x;
+        }
+        const auto r = compare(results[0], want, in64, K, amp);
+        CAPTURE(r.worst);
+        CHECK(r.bad == 0);
+        CHECK(results[0] == results[1]);
+        // Power: without the QK-norm, or with the other mask, the output is detected as wrong.
+        const auto plain = make(false);
+        std::vector<float> x(in64.begin(), in64.end());
+        nn::thread_pool pool(1);
+        nn::workspace ws(plain.workspace_floats(T, 1));
+        plain.forward(x.data(), T, pos.data(), nn::attention_mask{nullptr, L}, ws, pool);
+        CHECK(compare(x, want, in64, K, amp).bad > 0);
+        x.assign(in64.begin(), in64.end());
+        block.forward(x.data(), T, pos.data(), nn::attention_mask{nullptr, L ? 0 : 4}, ws, pool);
+        CHECK(compare(x, want, in64, K, amp).bad > 0);
+    }
+}
+
 TEST_CASE("MDLM/SEDD DiT block (adaLN, LayerNorm, GELU-tanh MLP) matches the PyTorch golden") {
     auto f = io::safetensors_file::open(blocks_dir / "dit_block.safetensors");
     const std::size_t T = 11, D = 48, H = 4, hd = 12, C = 24, F = 4 * D;

@@ -166,7 +166,11 @@ class DDiTBlock(nn.Module):
                                  nn.Linear(mlp_ratio * dim, dim, bias=True))
         self.adaLN_modulation = nn.Linear(cond_dim, 6 * dim, bias=True)
 
-    def forward(self, x, cos, sin, c):
+    def forward(self, x, cos, sin, c, mask=None, past=None, kv_out=None):
+        """mask: bool [L, Lp + L] (True = attend) or None; past: (K, V) [B, H, Lp, hd] after RoPE
+        (BD3-LM's kv_cache holds attn_qkv outputs and rotates them again at the same positions:
+        the same values); kv_out: a list the (K, V) of past + these rows is appended to.
+        cos/sin: the rows' tables [L, hd]."""
         B, L, D = x.shape
         H = self.n_heads
         hd = D // H
@@ -176,7 +180,14 @@ class DDiTBlock(nn.Module):
         q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))     # [B, H, L, hd]
         q = q * cos.to(q.dtype) + rotate_half(q) * sin.to(q.dtype)
         k = k * cos.to(k.dtype) + rotate_half(k) * sin.to(k.dtype)
-        p = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hd), dim=-1)
+        if past is not None:
+            k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
+        if kv_out is not None:
+            kv_out.append((k, v))
+        s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(hd)
+        if mask is not None:
+            s = s.masked_fill(~mask[None, None], float("-inf"))
+        p = torch.softmax(s, dim=-1)
         o = torch.matmul(p, v).transpose(1, 2).reshape(B, L, D)
         x = x + g1[:, None, :] * self.attn_out(o)
         m = modulate(self.norm2(x).to(x.dtype), sh2, sc2)
@@ -214,12 +225,15 @@ class DITBackbone(nn.Module):
         self.blocks = nn.ModuleList([DDiTBlock(hidden, n_heads, cond_dim) for _ in range(n_blocks)])
         self.output_layer = DDitFinalLayer(hidden, vocab, cond_dim)
 
-    def forward(self, indices, sigma):
+    def forward(self, indices, sigma, mask=None, past=None, kv_out=None):
+        """past: per block (K, V) of the Lp rows before indices (positions continue from Lp)."""
         x = self.vocab_embed(indices)
         c = F.silu(self.sigma_map(sigma.to(x.dtype)))
-        cos, sin = self.rotary_emb(indices.shape[1], x.dtype)
-        for blk in self.blocks:
-            x = blk(x, cos, sin, c)
+        Lp = 0 if past is None else past[0][0].shape[2]
+        cos, sin = self.rotary_emb(Lp + indices.shape[1], x.dtype)
+        cos, sin = cos[Lp:], sin[Lp:]
+        for i, blk in enumerate(self.blocks):
+            x = blk(x, cos, sin, c, mask, None if past is None else past[i], kv_out)
         return self.output_layer(x, c)
 
 
@@ -290,21 +304,91 @@ class SEDD(nn.Module):
         return torch.scatter(x, -1, indices[..., None], torch.zeros_like(x[..., :1]))
 
 
+# kuleshov-group/bd3lm-owt-block_size4 config.json (BD3LMConfig of models/hf/configuration_bd3lm.py;
+# vocab 50258 = GPT-2 + mask, mask id = vocab_size - 1; the sampler puts GPT-2's BOS 50256 at
+# position 0).
+BD3LM_OWT_CONFIG = {
+    "adaln": True,
+    "architectures": ["BD3LM"],
+    "attn_backend": "sdpa",
+    "auto_map": {"AutoConfig": "configuration_bd3lm.BD3LMConfig",
+                 "AutoModelForMaskedLM": "modeling_bd3lm.BD3LM"},
+    "block_size": 4,
+    "causal": False,
+    "cond_dim": 128,
+    "cross_attn": True,
+    "dropout": 0.1,
+    "hidden_dim": 768,
+    "model_length": 1024,
+    "model_type": "bd3lm",
+    "n_blocks": 12,
+    "n_heads": 12,
+    "return_dict": False,
+    "sampling_eps_max": 1.0,
+    "sampling_eps_min": 0.001,
+    "time_conditioning": False,
+    "torch_dtype": "float32",
+    "var_min": True,
+    "vocab_size": 50258,
+}
+
+
+def block_causal_mask(Lq, Lk, block, q_offset=0):
+    """BD3-LM's sampling mask: block_diff_mask restricted to the x0 half, [n:n+L, n:n+L] =
+    block_causal (block_q >= block_kv), blocks counted from row 0."""
+    qi = torch.arange(Lq)[:, None] + q_offset
+    kj = torch.arange(Lk)[None, :]
+    return (kj // block) <= (qi // block)
+
+
+class BD3LM(nn.Module):
+    """HF kuleshov-group/bd3lm-* layout (models/hf/modeling_bd3lm.py BD3LM): backbone.* and, with
+    var_min, the buffers sampling_eps_min / sampling_eps_max.  Sampling mode only (the training
+    pass on x_t (+) x_0 is not transcribed): the window's logits under the block-causal mask."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        assert cfg.get("cross_attn", True) and cfg.get("adaln", True) and not cfg.get("causal", False)
+        self.config = cfg
+        self.block_size = cfg["block_size"]
+        self.backbone = DITBackbone(cfg["hidden_dim"], cfg["cond_dim"], cfg["n_blocks"],
+                                    cfg["n_heads"], cfg["vocab_size"])
+        if cfg.get("var_min", True):
+            self.register_buffer("sampling_eps_min", torch.tensor(cfg.get("sampling_eps_min", 1e-3)))
+            self.register_buffer("sampling_eps_max", torch.tensor(cfg.get("sampling_eps_max", 0.999)))
+
+    @property
+    def mask_token_id(self):
+        return self.config["vocab_size"] - 1
+
+    def process_sigma(self, sigma):
+        return sigma if self.config.get("time_conditioning", False) else torch.zeros_like(sigma)
+
+    def forward(self, input_ids, sigma, past=None, kv_out=None):
+        """Raw logits [B, L, V] of a window (sample_mode): block-causal mask over the rows (and
+        the Lp cached rows of `past`), RoPE positions Lp..Lp+L-1."""
+        L = input_ids.shape[1]
+        Lp = 0 if past is None else past[0][0].shape[2]
+        mask = block_causal_mask(L, Lp + L, self.block_size, q_offset=Lp)
+        return self.backbone(input_ids, self.process_sigma(sigma), mask, past, kv_out)
+
+
 def save_pretrained(model, out_dir, dtype="F32"):
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(model.config, f, indent=2)
         f.write("\n")
     sd = {k: v.detach().float() for k, v in model.state_dict().items()}
-    dts = {k: ("F32" if k.endswith("rotary_emb.inv_freq") else dtype) for k in sd}
+    dts = {k: ("F32" if k.endswith("rotary_emb.inv_freq") or k.startswith("sampling_eps") else dtype) for k in sd}
     safetensors_io.save_file(sd, os.path.join(out_dir, "model.safetensors"), {"format": "pt"}, dts)
 
 
 def load_pretrained(model_dir, dtype=torch.float32):
     cfg = json.load(open(os.path.join(model_dir, "config.json")))
-    m = MDLM(cfg) if cfg.get("model_type") == "mdlm" else SEDD(cfg)
+    mt = cfg.get("model_type")
+    m = MDLM(cfg) if mt == "mdlm" else BD3LM(cfg) if mt == "bd3lm" else SEDD(cfg)
     sd, _ = safetensors_io.load_file(os.path.join(model_dir, "model.safetensors"))
-    inv = [k for k in sd if k.endswith("rotary_emb.inv_freq")]
+    inv = [k for k in sd if k.endswith("rotary_emb.inv_freq") or k.startswith("sampling_eps")]
     m.load_state_dict({k: (v if k in inv else v.to(dtype)) for k, v in sd.items()}, strict=True)
     for n, p in m.named_parameters():
         p.data = p.data.to(dtype)
@@ -336,6 +420,19 @@ def _self_test():
     assert "vocab_embed.embedding" in s.state_dict() and "rotary_emb.inv_freq" in s.state_dict()
     out = s(ids, torch.tensor([0.1, 3.0]))
     assert torch.all(out.gather(-1, ids[..., None]) == 0)
+    bcfg = dict(BD3LM_OWT_CONFIG, hidden_dim=32, cond_dim=16, n_blocks=2, n_heads=4, vocab_size=20,
+                model_length=16, block_size=4)
+    b = BD3LM(bcfg).double()
+    for p in b.parameters():
+        p.data.normal_(0, 0.2)
+    full = b(ids[:, :8], torch.zeros(2, dtype=torch.float64))
+    kv = []
+    b(ids[:, :4], torch.zeros(2, dtype=torch.float64), kv_out=kv)
+    part = b(ids[:, 4:8], torch.zeros(2, dtype=torch.float64), past=kv)
+    assert torch.allclose(part, full[:, 4:], atol=1e-12)
+    save_pretrained(b, d)
+    assert torch.allclose(load_pretrained(d, torch.float64)(ids[:, :8], torch.zeros(2, dtype=torch.float64)),
+                          full, atol=1e-5)
     print("dit self test OK")
 
 

@@ -181,7 +181,7 @@ class LLaDALlamaBlock(nn.Module):
         self.up_proj = nn.Linear(d, hid, bias=False)
         self.ff_out = nn.Linear(hid, d, bias=False)    # down
 
-    def attention(self, x, cos, sin, key_mask=None):
+    def attention(self, x, cos, sin, key_mask=None, attn_mask=None):
         B, T, C = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)
@@ -195,12 +195,14 @@ class LLaDALlamaBlock(nn.Module):
         s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
         if key_mask is not None:
             s = s.masked_fill(~key_mask.bool()[:, None, None, :], float("-inf"))
+        if attn_mask is not None:   # bool [T, T], True = attend (block diffusion)
+            s = s.masked_fill(~attn_mask[None, None], float("-inf"))
         p = torch.softmax(s, dim=-1)
         o = torch.matmul(p, v).transpose(1, 2).reshape(B, T, C)
         return self.attn_out(o)
 
-    def forward(self, x, cos, sin, key_mask=None):
-        x = x + self.attention(self.attn_norm(x), cos, sin, key_mask)
+    def forward(self, x, cos, sin, key_mask=None, attn_mask=None):
+        x = x + self.attention(self.attn_norm(x), cos, sin, key_mask, attn_mask)
         m = self.ff_norm(x)
         return x + self.ff_out(F.silu(self.ff_proj(m)) * self.up_proj(m))
 
@@ -228,9 +230,11 @@ class LLaDAModelLM(nn.Module):
         self.config = cfg
         self.model = LLaDAModel(cfg)
 
-    def forward(self, input_ids, attention_mask=None, positions=None):
+    def forward(self, input_ids, attention_mask=None, positions=None, attn_mask=None):
         """input_ids [B, T] -> logits [B, T, embedding_size] in the parameter dtype.
-        attention_mask [B, T] (1 = real token, 0 = padding key) is optional."""
+        attention_mask [B, T] (1 = real token, 0 = padding key) is optional; attn_mask: an
+        optional bool [T, T] (True = attend), e.g. the block-diffusion masks (ddiff's extension
+        of the LLaDA architecture: config key block_size, tools/train/train.py --objective bd3lm)."""
         tr = self.model.transformer
         B, T = input_ids.shape
         x = tr.wte(input_ids)
@@ -243,7 +247,7 @@ class LLaDAModelLM(nn.Module):
         else:
             km = None
         for blk in tr.blocks:
-            x = blk(x, cos, sin, km)
+            x = blk(x, cos, sin, km, attn_mask)
         return tr.ff_out(tr.ln_f(x))
 
 

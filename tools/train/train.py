@@ -8,6 +8,17 @@
 #   p_mask = (1 - eps) t + eps (eps = 1e-3); mask each token independently with prob p_mask;
 #   loss = sum_{masked i} CE(logits_i, x_i) / p_mask  /  (B * L).
 #   (1% of the batches are cut to a random length in [1, L], as in GUIDELINES.md.)
+# Block diffusion (--objective bd3lm, BD3-LM's objective, kuleshov-group/bd3lms diffusion.py
+#   _forward_pass_diffusion / _sample_t and models/dit.py block_diff_mask): the sequence is cut
+#   into blocks of --block-size characters; every block b draws its own t_b (antithetic over the
+#   batch and blocks, as _sample_t), p_mask = (1 - eps) t_b + eps as above; the model reads
+#   x_t (+) x_0 (2L rows, RoPE positions 0..L-1 twice) under BD3-LM's training mask: x_t rows see
+#   their own noisy block and the clean blocks before it, x_0 rows see clean blocks up to their
+#   own; loss = sum_{masked i} CE(logits_i, x_i) / p_mask_i / (B * L), the logits of the x_t half.
+#   Its expectation is the block-diffusion NELBO: per block, the masked-diffusion bound of the
+#   block given the clean blocks before it. Exported with the config key "block_size" (ddiff's
+#   extension of the LLaDA layout: block-causal attention with that block length).
+#   --init-from DIR starts from a trained LLaDA-layout checkpoint (BD3-LM fine-tunes from MDLM).
 # Optimiser: AdamW, linear warmup then cosine decay to lr_min; grad-norm clip 1.0.
 # Deterministic for a given --seed: single thread, one torch.Generator drives crops, t, masks.
 #
@@ -18,6 +29,10 @@
 # Regenerate (the full run, ~1 h on one thread):
 #   nohup /usr/bin/python3 tools/train/train.py --steps 850 > /work/train.log 2>&1 &
 # Smoke test: /usr/bin/python3 tools/train/train.py --steps 20 --out /tmp/kjv_smoke --no-doc
+# Block diffusion, fine-tuned from the shipped model (see --objective bd3lm above):
+#   /usr/bin/python3 tools/train/train.py --objective bd3lm --block-size 16 --init-from models/kjv-char \
+#       --steps 800 --lr 5e-4 --lr-min 5e-5 --warmup 50 --threads 2 --out models/kjv-char-block16 \
+#       --state /work/kjv_train/state_block16.pt --no-doc
 import argparse
 import csv
 import json
@@ -71,7 +86,15 @@ def parse_args():
                          "--restart-warmup steps to this lr, then cosine to --lr-min at --steps")
     ap.add_argument("--restart-warmup", type=int, default=50)
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/ (smoke runs)")
-    return ap.parse_args()
+    ap.add_argument("--objective", choices=["mdlm", "bd3lm"], default="mdlm",
+                    help="mdlm: LLaDA's masked-diffusion loss; bd3lm: BD3-LM's block-diffusion loss")
+    ap.add_argument("--block-size", type=int, default=16, help="bd3lm: block length (divides --seq-len)")
+    ap.add_argument("--init-from", default=None,
+                    help="start from the weights of this LLaDA-layout checkpoint (its dimensions win)")
+    a = ap.parse_args()
+    if a.objective == "bd3lm" and (a.block_size < 1 or a.seq_len % a.block_size != 0):
+        ap.error(f"--block-size {a.block_size} must be >= 1 and divide --seq-len {a.seq_len}")
+    return a
 
 
 def lr_at(step, a, restart=None):
@@ -98,26 +121,72 @@ def masked_diffusion_loss(model, x, t, u, mask_id, eps):
     return ce.sum() / (B * L)
 
 
-def heldout_batches(held_ids, n, L, seed, eps):
+def block_diff_mask(L, b):
+    """BD3-LM's training mask over x_t (+) x_0, bool [2L, 2L] (models/dit.py block_diff_mask):
+    block-diagonal inside each half, x_t rows see x_0 blocks strictly before theirs, x_0 rows see
+    x_0 blocks up to theirs."""
+    q = torch.arange(2 * L)[:, None]
+    k = torch.arange(2 * L)[None, :]
+    x0q, x0k = q >= L, k >= L
+    bq = torch.where(x0q, (q - L) // b, q // b)
+    bk = torch.where(x0k, (k - L) // b, k // b)
+    diagonal = (bq == bk) & (x0q == x0k)
+    offset_causal = (bq > bk) & x0k & ~x0q
+    causal = (bq >= bk) & x0k & x0q
+    return diagonal | offset_causal | causal
+
+
+def block_diffusion_loss(model, x, t_blocks, u, mask_id, eps, b):
+    """BD3-LM loss for clean tokens x [B, L] given per-block times t_blocks [B, L / b] and
+    uniforms u [B, L] (docstring of the file)."""
+    B, L = x.shape
+    t = t_blocks.repeat_interleave(b, dim=1)
+    p_mask = (1 - eps) * t + eps
+    masked = u < p_mask
+    noisy = torch.where(masked, torch.full_like(x, mask_id), x)
+    pos = torch.arange(L)
+    logits = model(torch.cat([noisy, x], dim=1), positions=torch.cat([pos, pos]),
+                   attn_mask=block_diff_mask(L, b))[:, :L]
+    ce = F.cross_entropy(logits[masked], x[masked], reduction="none") / p_mask[masked]
+    return ce.sum() / (B * L)
+
+
+def block_times(B, nb, gen, antithetic=True):
+    """_sample_t: one t per (sequence, block), stratified over the B * nb draws (antithetic)."""
+    e = torch.rand(B, nb, generator=gen)
+    if antithetic:
+        off = torch.arange(B * nb, dtype=torch.float32).view(B, nb) / (B * nb)
+        e = (e / (B * nb) + off) % 1
+    return e
+
+
+def objective_loss(a, model, x, t, u, mask_id):
+    """t: [B] (mdlm) or [B, L / block] (bd3lm)."""
+    if a.objective == "bd3lm":
+        return block_diffusion_loss(model, x, t, u, mask_id, a.eps, a.block_size)
+    return masked_diffusion_loss(model, x, t, u, mask_id, a.eps)
+
+
+def heldout_batches(held_ids, n, L, seed, eps, block=None):
     """Fixed held-out evaluation set: n crops at evenly spaced offsets, t and masks from a
     dedicated generator (same every evaluation)."""
     g = torch.Generator().manual_seed(seed + 99991)
     span = len(held_ids) - L
     starts = [int(i * span / max(1, n - 1)) for i in range(n)]
     x = torch.stack([held_ids[s:s + L] for s in starts])
-    t = torch.rand(n, generator=g)
+    t = torch.rand(n, generator=g) if block is None else torch.rand(n, L // block, generator=g)
     u = torch.rand(n, L, generator=g)
     return x, t, u
 
 
 @torch.no_grad()
-def evaluate(model, data, mask_id, eps, chunk=16):
+def evaluate(a, model, data, mask_id, chunk=16):
     x, t, u = data
     model.eval()
     tot = 0.0
     for i in range(0, x.shape[0], chunk):
         xb = x[i:i + chunk]
-        tot += masked_diffusion_loss(model, xb, t[i:i + chunk], u[i:i + chunk], mask_id, eps).item() * xb.shape[0]
+        tot += objective_loss(a, model, xb, t[i:i + chunk], u[i:i + chunk], mask_id).item() * xb.shape[0]
     model.train()
     return tot / x.shape[0]
 
@@ -142,9 +211,21 @@ def main():
         rope_theta=a.rope_theta, max_sequence_length=4 * L, vocab_size=V, embedding_size=V,
         mask_token_id=mask_id, eos_token_id=eos_id, pad_token_id=pad_id,
         init_device="cpu", init_fn="normal", precision="fp32")
-    model = llada.LLaDAModelLM(cfg)
-    llada.init_weights(model, std=0.02, generator=torch.Generator().manual_seed(a.seed))
+    if a.init_from:
+        with open(os.path.join(a.init_from, "config.json")) as f:
+            cfg = json.load(f)
+        cfg.pop("block_size", None)
+        model = llada.load_pretrained(a.init_from, torch.float32).train()
+        if cfg["vocab_size"] != V or cfg["mask_token_id"] != mask_id:
+            sys.exit(f"--init-from {a.init_from}: vocabulary {cfg['vocab_size']} / mask {cfg['mask_token_id']}, "
+                     f"expected {V} / {mask_id} (kjv_data.py)")
+        if cfg["max_sequence_length"] < L:
+            sys.exit(f"--init-from {a.init_from}: max_sequence_length {cfg['max_sequence_length']} < --seq-len {L}")
+    else:
+        model = llada.LLaDAModelLM(cfg)
+        llada.init_weights(model, std=0.02, generator=torch.Generator().manual_seed(a.seed))
     nparams = llada.count_params(model)
+    block = a.block_size if a.objective == "bd3lm" else None
 
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "wte" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "wte" not in n)]
@@ -195,7 +276,7 @@ def main():
             csv.writer(f).writerow(["step", "tokens", "lr", "train_loss", "heldout_loss",
                                     "elapsed_s"])
 
-    eval_data = heldout_batches(held_ids, a.eval_seqs, L, a.seed, a.eps)
+    eval_data = heldout_batches(held_ids, a.eval_seqs, L, a.seed, a.eps, block)
     print(f"params {nparams} ({nparams * 2 / 1e6:.2f} MB in bf16), vocab {V}, train chars "
           f"{len(train_ids)}, heldout chars {len(held_ids)}, tokens/step {a.batch * L}, "
           f"steps {a.steps}", flush=True)
@@ -212,11 +293,17 @@ def main():
         starts = torch.randint(0, len(train_ids) - L, (a.batch,), generator=gen)
         x = torch.stack([train_ids[s:s + L] for s in starts.tolist()])
         if torch.rand(1, generator=gen).item() < a.rand_len_frac:
-            cut = int(torch.randint(1, L + 1, (1,), generator=gen).item())
+            if block:   # a random number of whole blocks
+                cut = block * int(torch.randint(1, L // block + 1, (1,), generator=gen).item())
+            else:
+                cut = int(torch.randint(1, L + 1, (1,), generator=gen).item())
             x = x[:, :cut]
-        t = torch.rand(a.batch, generator=gen)
+        if block:
+            t = block_times(a.batch, x.shape[1] // block, gen)
+        else:
+            t = torch.rand(a.batch, generator=gen)
         u = torch.rand(x.shape, generator=gen)
-        loss = masked_diffusion_loss(model, x, t, u, mask_id, a.eps)
+        loss = objective_loss(a, model, x, t, u, mask_id)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
@@ -225,7 +312,7 @@ def main():
         elapsed = elapsed_before + time.time() - t0
         held = ""
         if (step + 1) % a.eval_every == 0 or step + 1 == a.steps:
-            held = evaluate(model, eval_data, mask_id, a.eps)
+            held = evaluate(a, model, eval_data, mask_id)
         with open(log_path, "a", newline="") as f:
             csv.writer(f).writerow([step + 1, (step + 1) * a.batch * L, f"{lr:.6g}",
                                     f"{loss.item():.6f}", f"{held:.6f}" if held != "" else "",
@@ -250,16 +337,18 @@ def main():
     wall = elapsed_before + time.time() - t0
     phases[-1].update(end=a.steps, wall_s=time.time() - t0)
     # Final held-out estimate with more crops (float32 weights, before bf16 export).
-    final_data = heldout_batches(held_ids, a.final_eval_seqs, L, a.seed + 1, a.eps)
-    final_held = evaluate(model, final_data, mask_id, a.eps)
-    # Export: BF16 safetensors in the HF layout.
-    llada.save_pretrained(model, a.out, dtype="BF16")
+    final_data = heldout_batches(held_ids, a.final_eval_seqs, L, a.seed + 1, a.eps, block)
+    final_held = evaluate(a, model, final_data, mask_id)
+    # Export: BF16 safetensors in the HF layout (+ block_size for the block-diffusion model).
+    model.config = dict(model.config)
+    model.config.pop("block_size", None)
+    llada.save_pretrained(model, a.out, dtype="BF16", extra_config={"block_size": block} if block else None)
     with open(os.path.join(a.out, "vocab.json"), "w") as f:
         json.dump(vocab, f, indent=1, ensure_ascii=False)
         f.write("\n")
     # Same estimate from the exported bf16 weights (computed in float32).
     bf = llada.load_pretrained(a.out, torch.float32)
-    final_held_bf16 = evaluate(bf, final_data, mask_id, a.eps)
+    final_held_bf16 = evaluate(a, bf, final_data, mask_id)
     rows = list(csv.DictReader(open(log_path)))
     last_train = sum(float(r["train_loss"]) for r in rows[-50:]) / min(50, len(rows))
     summary = {
@@ -279,9 +368,11 @@ def main():
         json.dump(summary, f, indent=2)
         f.write("\n")
     print("done:", json.dumps({k: v for k, v in summary.items() if k != "args"}), flush=True)
-    if not a.no_doc:
+    if not a.no_doc and a.objective == "mdlm":
         import write_training_doc
         write_training_doc.main(a.out)
+    elif not a.no_doc:
+        print("write_training_doc.py renders the kjv-char (MDLM) documentation only; not run for bd3lm")
 
 
 if __name__ == "__main__":

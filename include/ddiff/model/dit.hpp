@@ -1,10 +1,14 @@
-// The MDLM / SEDD diffusion transformer (DDiT; kuleshov-group/mdlm models/dit.py,
-// louaaron/Score-Entropy-Discrete-Diffusion model/transformer.py): token embedding, a
-// sinusoidal noise embedding through an MLP and a SiLU as the conditioning c, adaLN-modulated
-// blocks with rotary attention and a GELU-tanh MLP, and an adaLN output layer
-// (docs/notes/architectures.md section 3). Loads both Hugging Face layouts (kuleshov-group/
-// mdlm-owt: model_type "mdlm", tensors under "backbone."; louaaron/sedd-small: the Hydra run
-// config, bare tensor names) and satisfies the denoiser concept for absorbing noise.
+// The MDLM / SEDD / BD3-LM diffusion transformer (DDiT; kuleshov-group/mdlm models/dit.py,
+// louaaron/Score-Entropy-Discrete-Diffusion model/transformer.py, kuleshov-group/bd3lms
+// models/dit.py and models/hf/modeling_bd3lm.py): token embedding, a sinusoidal noise embedding
+// through an MLP and a SiLU as the conditioning c, adaLN-modulated blocks with rotary attention
+// and a GELU-tanh MLP, and an adaLN output layer (docs/notes/architectures.md section 3). Loads
+// the Hugging Face layouts (kuleshov-group/mdlm-owt: model_type "mdlm", tensors under
+// "backbone."; louaaron/sedd-small: the Hydra run config, bare tensor names; kuleshov-group/
+// bd3lm-*: model_type "bd3lm", "backbone.", block_size) and satisfies the denoiser concept for
+// absorbing noise. BD3-LM runs in its sampling mode: the block-causal mask of block_diff_mask's
+// x0 half (key block <= query block, blocks counted from the window's first row), so its canvas
+// is whole blocks; forward_block is the exact cache of its kv_cache sampling.
 //
 // What denoise() returns. ddiff's samplers want log p(x_0^i | x_t) at every position.
 // * Noise level: the decoder passes alpha = probability a token is still clean. For the
@@ -45,6 +49,7 @@
 #include "ddiff/core/error.hpp"
 #include "ddiff/io/checkpoint.hpp"
 #include "ddiff/io/config.hpp"
+#include "ddiff/model/pre_norm_lm.hpp"
 #include "ddiff/model/weights.hpp"
 #include "ddiff/nn/blocks.hpp"
 #include "ddiff/nn/embedding.hpp"
@@ -52,7 +57,7 @@
 
 namespace ddiff::model {
 
-enum class dit_variant { mdlm, sedd };
+enum class dit_variant { mdlm, sedd, bd3lm };
 
 struct dit_config {
     // TimestepEmbedder: frequency_embedding_size 256, max_period 10000; the rotary base 10000
@@ -65,22 +70,52 @@ struct dit_config {
     std::size_t hidden_size = 0, cond_dim = 0, n_blocks = 0, n_heads = 0, model_length = 0;
     std::size_t vocab_size = 0;        // rows of the embedding and the output (mask included)
     token_id mask_id = 0;
-    bool time_conditioning = true;     // MDLM's flag; SEDD is always conditioned
+    bool time_conditioning = true;     // MDLM's / BD3-LM's flag; SEDD is always conditioned
     bool scale_by_sigma = false;       // SEDD's score scaling (log_score only)
+    std::size_t block_size = 0;        // BD3-LM: block-causal attention with this block; 0 = bidirectional
 
     std::size_t head_dim() const { return hidden_size / n_heads; }
-    std::string prefix() const { return variant == dit_variant::mdlm ? "backbone." : ""; }
+    std::string prefix() const { return variant == dit_variant::sedd ? "" : "backbone."; }
 
     // MDLM: model_type "mdlm" (mdlm-owt's MDLMConfig). SEDD: no model_type, the Hydra run config
     // with sections "model" (type "ddit") and "graph" (type "absorb"). Every key the forward
     // pass depends on is read and checked; others (dropout, training, sampling) are ignored.
     static dit_config from_json(const io::json_config& c) {
         dit_config k;
-        if (c.has_value("model_type")) {
+        if (c.has_value("model_type") && c.get<std::string>("model_type") == "bd3lm") {
+            // models/hf/configuration_bd3lm.py BD3LMConfig; sampling mode of modeling_bd3lm.py.
+            auto expect_flag = [&](const char* key, bool want) {
+                if (c.has_value(key) && c.get<bool>(key) != want)
+                    ddiff::detail::fail<config_error>(c.source(), ": key \"", key, "\" = ", !want, ", expected ", want,
+                                                      " (ddiff's BD3-LM: block-causal sampling with adaLN)");
+            };
+            expect_flag("cross_attn", true);
+            expect_flag("adaln", true);
+            expect_flag("causal", false);
+            k.variant = dit_variant::bd3lm;
+            k.hidden_size = c.get_in<std::size_t>("hidden_dim", 1, 1 << 20);
+            k.cond_dim = c.get_in<std::size_t>("cond_dim", 1, 1 << 20);
+            k.n_blocks = c.get_in<std::size_t>("n_blocks", 1, 1 << 12);
+            k.n_heads = c.get_in<std::size_t>("n_heads", 1, k.hidden_size);
+            k.model_length = c.get_in<std::size_t>("model_length", 1, std::size_t{1} << 24);
+            k.vocab_size = c.get_in<std::size_t>("vocab_size", 2, std::size_t{1} << 31);
+            k.mask_id = c.get_in<token_id>("mask_token_id", 0, token_id(k.vocab_size - 1), token_id(k.vocab_size - 1));
+            k.time_conditioning = c.get<bool>("time_conditioning", false);
+            k.block_size = c.get_in<std::size_t>("block_size", 1, k.model_length);
+            if (k.model_length % k.block_size != 0)
+                ddiff::detail::fail<config_error>(c.source(), ": key \"block_size\" = ", k.block_size,
+                                                  " does not divide model_length = ", k.model_length,
+                                                  ", expected a divisor (BD3-LM samples whole blocks)");
+            for (const char* key : {"bd_size", "small_block_size", "block_length"})
+                if (c.contains(key))
+                    ddiff::detail::fail<config_error>(c.source(), ": key \"", key,
+                                                      "\" is not a BD3-LM block setting, expected \"block_size\" only");
+        } else if (c.has_value("model_type")) {
             const auto mt = c.get<std::string>("model_type");
             if (mt != "mdlm")
                 ddiff::detail::fail<config_error>(c.source(), ": key \"model_type\" = \"", mt,
-                                                  "\", expected \"mdlm\" (or no model_type and a SEDD \"model\" section)");
+                                                  "\", expected \"mdlm\" or \"bd3lm\" (or no model_type and a SEDD \"model\" "
+                                                  "section)");
             k.variant = dit_variant::mdlm;
             k.hidden_size = c.get_in<std::size_t>("hidden_dim", 1, 1 << 20);
             k.cond_dim = c.get_in<std::size_t>("cond_dim", 1, 1 << 20);
@@ -118,7 +153,7 @@ struct dit_config {
             ddiff::detail::fail<config_error>(c.source(), ": missing key \"model_type\", expected \"mdlm\" "
                                               "(or a SEDD run config with a \"model\" section)");
         }
-        const char* heads = k.variant == dit_variant::mdlm ? "n_heads" : "model.n_heads";
+        const char* heads = k.variant == dit_variant::sedd ? "model.n_heads" : "n_heads";
         if (k.hidden_size % k.n_heads != 0 || k.head_dim() % 2 != 0)
             ddiff::detail::fail<config_error>(c.source(), ": key \"", heads, "\" = ", k.n_heads, " with hidden size ",
                                               k.hidden_size, ", expected a divisor giving an even head_dim");
@@ -191,6 +226,8 @@ public:
 
     // Whether the output depends on the noise level (false: MDLM with time_conditioning false).
     bool uses_sigma() const noexcept { return cfg_.variant == dit_variant::sedd || cfg_.time_conditioning; }
+    // BD3-LM's block length (block-causal attention), 0 for MDLM / SEDD (bidirectional).
+    std::size_t block_length() const noexcept { return cfg_.block_size; }
     // The sigma the backbone sees for total noise sigma (Diffusion._process_sigma).
     double backbone_sigma(double sigma) const noexcept { return uses_sigma() ? sigma : 0.0; }
 
@@ -220,20 +257,48 @@ public:
 
     // Raw network output of one sequence: ids (T), out (T, vocab) logits, the backbone fed
     // backbone_sigma(sigma). MDLM: the logits of p(x_0 | x_t) before SUBS. SEDD: the log score
-    // before scale_by_sigma and the scatter (see log_score).
+    // before scale_by_sigma and the scatter (see log_score). BD3-LM: the window's logits under
+    // the block-causal mask (T a multiple of the block size), positions 0..T-1.
     void forward(std::span<const token_id> ids, double sigma, float* out) {
         const std::size_t T = ids.size(), D = cfg_.hidden_size;
-        if (T > cfg_.model_length)
-            ddiff::detail::fail<invalid_argument>("dit: sequence of ", T, " tokens, expected at most model_length = ",
-                                                  cfg_.model_length);
-        if (!std::isfinite(sigma))
-            ddiff::detail::fail<invalid_argument>("dit: sigma = ", sigma, ", expected a finite noise level");
+        check(T, sigma);
         reserve(T);
-        const auto c64 = conditioning(backbone_sigma(sigma));
-        std::copy(c64.begin(), c64.end(), c_.begin());
+        set_conditioning(sigma);
         emb_.forward(ids.data(), T, x_.data(), D);
-        for (const auto& blk : blocks_) blk.forward(x_.data(), T, c_.data(), positions_.data(), {}, ws_, *pool_);
+        const nn::attention_mask mask{nullptr, cfg_.block_size};
+        for (const auto& blk : blocks_) blk.forward(x_.data(), T, c_.data(), positions_.data(), mask, ws_, *pool_);
         out_.forward(x_.data(), T, c_.data(), out, cfg_.vocab_size, ws_, *pool_);
+    }
+
+    // forward() at the given rows only (sequence indices, strictly increasing), out (rows,
+    // vocab): the last block's attention queries, MLP and the output layer run at those rows;
+    // equal to those rows of forward() bit for bit.
+    void forward_rows(std::span<const token_id> ids, double sigma, std::span<const std::size_t> rows, float* out) {
+        const std::size_t T = ids.size();
+        check(T, sigma);
+        check_rows(rows, 0, T);
+        scratch_.tokens = 0;
+        scratch_.committed = 0;
+        grow(scratch_, T);
+        run_cached(ids, 0, T, sigma, scratch_, &rows, out);
+    }
+
+    // The exact block cache of BD3-LM (its kv_cache sampling; model::kv_cache as for the
+    // pre-norm models, pre_norm_lm::forward_block): logits of rows [first, first + count) of the
+    // canvas ids (T), keys and values of rows [0, first) from the cache (first <= committed),
+    // the range ending at a block boundary; commit keeps the rows' keys and values. Equals those
+    // rows of forward() bit for bit when the conditioning is the same (time_conditioning false,
+    // BD3-LM's setting: sigma is then unused; with it, the cached rows keep the sigma they were
+    // computed at, as upstream's kv_cache does). Without rows: every row of the range; with rows:
+    // exactly those (none: the store call).
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count, double sigma,
+                       kv_cache& cache, bool commit, float* out) {
+        block(ids, first, count, sigma, cache, commit, nullptr, out);
+    }
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count, double sigma,
+                       kv_cache& cache, bool commit, std::span<const std::size_t> rows, float* out) {
+        check_rows(rows, first, first + count);
+        block(ids, first, count, sigma, cache, commit, &rows, out);
     }
 
     // SEDD.forward: the log score out (T, vocab) = forward - log(e^sigma - 1) - log(V - 1) (with
@@ -302,6 +367,88 @@ public:
     }
 
 private:
+    void block(std::span<const token_id> ids, std::size_t first, std::size_t count, double sigma, kv_cache& cache,
+               bool commit, const std::span<const std::size_t>* rows, float* out) {
+        const std::size_t T = ids.size(), L = cfg_.block_size;
+        if (cfg_.variant != dit_variant::bd3lm)
+            ddiff::detail::fail<invalid_argument>("dit::forward_block: an exact KV cache needs block-causal attention "
+                                                  "(a BD3-LM checkpoint); MDLM / SEDD attend bidirectionally");
+        check(T, sigma);
+        if (count == 0 || first > T || count > T - first)
+            ddiff::detail::fail<shape_error>("dit::forward_block: rows [", first, ", ", first + count, ") of a ", T,
+                                             "-token canvas, expected a non-empty range inside it");
+        if (first > cache.committed)
+            ddiff::detail::fail<invalid_argument>("dit::forward_block: rows from ", first, " need the keys of rows [0, ",
+                                                  first, ") but the cache holds ", cache.committed, " committed rows");
+        if ((first + count) % L != 0)
+            ddiff::detail::fail<shape_error>("dit::forward_block: rows [", first, ", ", first + count,
+                                             ") end inside a block of ", L, ", expected a block boundary");
+        grow(cache, T);
+        run_cached(ids, first, count, sigma, cache, rows, out);
+        cache.committed = commit ? first + count : std::min(cache.committed, first);
+    }
+
+    void check(std::size_t T, double sigma) const {
+        if (T > cfg_.model_length)
+            ddiff::detail::fail<invalid_argument>("dit: sequence of ", T, " tokens, expected at most model_length = ",
+                                                  cfg_.model_length);
+        if (cfg_.block_size && T % cfg_.block_size != 0)
+            ddiff::detail::fail<shape_error>("dit: a BD3-LM canvas of ", T, " tokens, expected a multiple of the block "
+                                             "size ", cfg_.block_size, " (its sampler appends whole blocks)");
+        if (!std::isfinite(sigma))
+            ddiff::detail::fail<invalid_argument>("dit: sigma = ", sigma, ", expected a finite noise level");
+    }
+    static void check_rows(std::span<const std::size_t> rows, std::size_t lo, std::size_t hi) {
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            if (rows[i] < lo || rows[i] >= hi || (i > 0 && rows[i] <= rows[i - 1]))
+                ddiff::detail::fail<invalid_argument>("dit: row ", rows[i], " (entry ", i, ") is not inside [", lo, ", ",
+                                                      hi, ") in strictly increasing order");
+    }
+    void set_conditioning(double sigma) {
+        const auto c64 = conditioning(backbone_sigma(sigma));
+        std::copy(c64.begin(), c64.end(), c_.begin());
+    }
+    std::size_t kv_width() const noexcept { return cfg_.hidden_size; }  // n_kv_heads = n_heads
+    void grow(kv_cache& cache, std::size_t T) const {
+        const std::size_t w = kv_width() * blocks_.size();
+        if (cache.tokens >= T && cache.k.size() == w * cache.tokens) return;
+        const std::size_t cap = std::max(T, 2 * cache.tokens);
+        std::vector<float> k(w * cap, 0.0f), v(w * cap, 0.0f);
+        const std::size_t keep = std::min(cache.committed, cache.tokens) * kv_width();
+        for (std::size_t l = 0; l < blocks_.size() && !cache.k.empty(); ++l) {
+            const auto src = std::ptrdiff_t(l * cache.tokens * kv_width()), dst = std::ptrdiff_t(l * cap * kv_width());
+            std::copy(cache.k.begin() + src, cache.k.begin() + src + std::ptrdiff_t(keep), k.begin() + dst);
+            std::copy(cache.v.begin() + src, cache.v.begin() + src + std::ptrdiff_t(keep), v.begin() + dst);
+        }
+        cache.k = std::move(k);
+        cache.v = std::move(v);
+        cache.tokens = cap;
+    }
+    void run_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, double sigma, kv_cache& cache,
+                    const std::span<const std::size_t>* rows, float* out) {
+        const std::size_t T = ids.size(), D = cfg_.hidden_size;
+        reserve(T);
+        set_conditioning(sigma);
+        emb_.forward(ids.data() + first, count, x_.data(), D);
+        const nn::attention_mask mask{nullptr, cfg_.block_size};
+        const std::size_t nsel = rows ? rows->size() : count;
+        sel_.resize(nsel);
+        for (std::size_t i = 0; i < nsel; ++i) sel_[i] = rows ? (*rows)[i] - first : i;
+        const bool all = nsel == count;
+        for (std::size_t l = 0; l < blocks_.size(); ++l) {
+            const std::size_t off = l * cache.tokens * kv_width();
+            const nn::kv_cache_view view{cache.k.data() + off, cache.v.data() + off, T};
+            if (all || l + 1 < blocks_.size()) {
+                blocks_[l].forward_cached(x_.data(), count, first, c_.data(), positions_.data() + first, mask, view, ws_,
+                                          *pool_);
+            } else {
+                blocks_[l].forward_cached(x_.data(), count, first, c_.data(), positions_.data() + first, mask, view, ws_,
+                                          *pool_, nn::row_subset::of(sel_.data(), nsel), xsel_.data());
+            }
+        }
+        out_.forward(all ? x_.data() : xsel_.data(), nsel, c_.data(), out, cfg_.vocab_size, ws_, *pool_);
+    }
+
     // rotary_emb.inv_freq is a persistent buffer in both layouts: when present it must be
     // 10000^(-2j/hd) (the table ddiff builds), else the checkpoint uses another rotary base.
     static void check_inv_freq(const io::checkpoint& ck, const std::string& name, std::size_t hd) {
@@ -322,6 +469,7 @@ private:
         for (const auto& b : blocks_) need = std::max(need, b.workspace_floats(T, threads));
         ws_ = nn::workspace(need);
         x_.assign(T * cfg_.hidden_size, 0.0f);
+        xsel_.assign(T * cfg_.hidden_size, 0.0f);
         positions_.resize(T);
         for (std::size_t i = 0; i < T; ++i) positions_[i] = static_cast<std::int64_t>(i);
         reserved_ = T;
@@ -337,7 +485,10 @@ private:
     nn::dit_output_layer<Arch> out_;
     nn::workspace ws_;
     std::vector<float> x_;                 // (T, d) residual stream
+    std::vector<float> xsel_;              // (<= T, d) residual stream of the selected rows (last block)
     std::vector<std::int64_t> positions_;  // (T) RoPE positions 0..T-1
+    std::vector<std::size_t> sel_;         // selected rows relative to the first computed row
+    kv_cache scratch_;                     // forward_rows' keys and values
     std::size_t reserved_ = 0;
 };
 

@@ -170,6 +170,20 @@ public:
         net_.forward_cached(ids, first, count, positions(ids.size(), valid), valid, cache, out);
     }
 
+    // Unshifted logits of the given rows only (sequence indices, strictly increasing), out
+    // (rows, vocab); equal to those rows of forward() bit for bit (pre_norm_lm::forward_rows).
+    // The decoder passes the rows that predict its masked positions: position i - 1 for i.
+    void forward_rows(std::span<const token_id> ids, std::span<const std::size_t> rows, float* out,
+                      const std::uint8_t* valid = nullptr) {
+        net_.forward_rows(ids, attention_layout{positions(ids.size(), valid), valid, 0}, rows, out);
+    }
+    // forward_cached() with logits at the given rows of [first, first + count) only.
+    void forward_cached_rows(std::span<const token_id> ids, std::size_t first, std::size_t count, kv_cache& cache,
+                             std::span<const std::size_t> rows, float* out, const std::uint8_t* valid = nullptr) {
+        net_.forward_cached_rows(ids, first, count, attention_layout{positions(ids.size(), valid), valid, 0}, cache,
+                                 rows, out);
+    }
+
     // Denoiser concept: x (batch, len), alpha ignored (Dream is not time-conditioned),
     // out (batch, len, vocab) unshifted logits.
     void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) {

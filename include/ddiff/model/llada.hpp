@@ -25,6 +25,10 @@ struct llada_config {
     double rope_theta = 10000.0, rms_norm_eps = 1e-5;
     token_id mask_id = 0, eos_id = -1, pad_id = -1;
     bool weight_tying = false;
+    // ddiff's block-diffusion extension of the LLaDA layout (tools/train/train.py --objective
+    // bd3lm): config key "block_size" = block-causal attention with blocks of that many rows;
+    // absent = LLaDA's bidirectional attention.
+    std::size_t block_length = 0;
 
     std::size_t head_dim() const { return d_model / n_heads; }
 
@@ -76,6 +80,11 @@ struct llada_config {
         k.eos_id = c.get_in<token_id>("eos_token_id", -1, token_id(k.embedding_size - 1), -1);
         k.pad_id = c.get_in<token_id>("pad_token_id", -1, token_id(k.embedding_size - 1), -1);
         k.weight_tying = c.get<bool>("weight_tying", false);
+        k.block_length = c.get_in<std::size_t>("block_size", 1, k.max_sequence_length, 0);
+        for (const char* key : {"bd_size", "small_block_size", "block_length"})
+            if (c.contains(key))
+                ddiff::detail::fail<config_error>(c.source(), ": key \"", key,
+                                                  "\" is not a block setting of ddiff's LLaDA, expected \"block_size\" only");
         return k;
     }
 };
@@ -143,7 +152,23 @@ public:
     // keys that no query attends to (the updated HF file's attention_mask behaviour).
     void forward(std::span<const token_id> ids, float* out, const std::uint8_t* key_valid = nullptr) {
         check_length(ids.size());
-        net_.forward(ids, nullptr, key_valid, out);
+        net_.forward(ids, layout(key_valid), out);
+    }
+
+    // Block length of the attention (config key block_size; 0 = bidirectional, LLaDA's).
+    std::size_t block_length() const noexcept { return cfg_.block_length; }
+
+    // The exact block cache of a block-diffusion checkpoint (pre_norm_lm::forward_block; typed
+    // error for a bidirectional one): all rows of the range, or exactly the given rows.
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count, kv_cache& cache, bool commit,
+                       float* out) {
+        check_length(ids.size());
+        net_.forward_block(ids, first, count, layout(nullptr), cache, commit, out);
+    }
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count, kv_cache& cache, bool commit,
+                       std::span<const std::size_t> rows, float* out) {
+        check_length(ids.size());
+        net_.forward_block(ids, first, count, layout(nullptr), cache, commit, rows, out);
     }
 
     // Logits of the rows [first, first + count) only, out (count, vocab), the other rows' keys
@@ -153,7 +178,22 @@ public:
     void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, kv_cache& cache,
                         float* out, const std::uint8_t* key_valid = nullptr) {
         check_length(ids.size());
-        net_.forward_cached(ids, first, count, nullptr, key_valid, cache, out);
+        net_.forward_cached(ids, first, count, layout(key_valid), cache, out);
+    }
+
+    // Logits of the given rows only (sequence indices, strictly increasing), out (rows, vocab):
+    // the last layer's MLP and the LM head run at those rows only; equal to those rows of
+    // forward() bit for bit (pre_norm_lm::forward_rows).
+    void forward_rows(std::span<const token_id> ids, std::span<const std::size_t> rows, float* out,
+                      const std::uint8_t* key_valid = nullptr) {
+        check_length(ids.size());
+        net_.forward_rows(ids, layout(key_valid), rows, out);
+    }
+    // forward_cached() with logits at the given rows of [first, first + count) only.
+    void forward_cached_rows(std::span<const token_id> ids, std::size_t first, std::size_t count, kv_cache& cache,
+                             std::span<const std::size_t> rows, float* out, const std::uint8_t* key_valid = nullptr) {
+        check_length(ids.size());
+        net_.forward_cached_rows(ids, first, count, layout(key_valid), cache, rows, out);
     }
 
     // Denoiser concept: x (batch, len), alpha ignored (LLaDA is not time-conditioned),
@@ -164,6 +204,9 @@ public:
     }
 
 private:
+    attention_layout layout(const std::uint8_t* key_valid) const noexcept {
+        return attention_layout{nullptr, key_valid, cfg_.block_length};
+    }
     void check_length(std::size_t T) const {
         if (T > cfg_.max_sequence_length)
             ddiff::detail::fail<invalid_argument>("llada: sequence of ", T, " tokens, expected at most "

@@ -30,6 +30,7 @@ public:
     }
     std::size_t d() const noexcept { return attn_.dims().d_model; }
     const attention<Arch>& attn() const noexcept { return attn_; }
+    attention<Arch>& attn() noexcept { return attn_; }
 
     std::size_t workspace_floats(std::size_t tokens, std::size_t threads) const noexcept {
         return workspace::round(tokens * d()) +
@@ -61,7 +62,55 @@ public:
         mlp_.forward(h, D, rows, x, D, /*accumulate=*/true, ws, pool);
     }
 
+    // The block's output at the selected rows only, x_sel (count, d): keys and values come from
+    // every row of x (tokens, d), which is read, not updated; the attention output, the MLP and
+    // the residual are computed for the selected rows (the last layer of a model whose logits are
+    // read at a few rows). Equals those rows of forward() bit for bit.
+    void forward_select(const float* x, std::size_t tokens, const std::int64_t* positions,
+                        const attention_mask& mask, row_subset select, float* x_sel, workspace& ws,
+                        thread_pool& pool) const {
+        const std::size_t D = d();
+        workspace::scope keep(ws);
+        float* h = ws.take(tokens * D).data();
+        attn_norm_.apply(x, D, tokens, h, D, D, pool);
+        gather(x, select, tokens, x_sel);
+        attn_.forward(h, D, tokens, positions, mask, x_sel, D, /*accumulate=*/true, ws, pool, select);
+        mlp_half(x_sel, count(select, tokens), h, ws, pool);
+    }
+
+    // forward_cached() for the selected rows only (indices relative to first): keys and values of
+    // all `rows` rows are computed and written into the cache, the rest for the selection.
+    void forward_cached_select(const float* x, std::size_t rows, std::size_t first, const std::int64_t* positions,
+                               const attention_mask& mask, kv_cache_view cache, row_subset select, float* x_sel,
+                               workspace& ws, thread_pool& pool) const {
+        const std::size_t D = d();
+        workspace::scope keep(ws);
+        float* h = ws.take(rows * D).data();
+        attn_norm_.apply(x, D, rows, h, D, D, pool);
+        gather(x, select, rows, x_sel);
+        attn_.forward_cached(h, D, first, rows, positions, mask, cache, x_sel, D, /*accumulate=*/true, ws, pool,
+                             select);
+        mlp_half(x_sel, count(select, rows), h, ws, pool);
+    }
+
 private:
+    static std::size_t count(const row_subset& s, std::size_t rows) noexcept { return s.all() ? rows : s.count; }
+    void gather(const float* x, const row_subset& s, std::size_t rows, float* x_sel) const {
+        const std::size_t D = d();
+        for (std::size_t i = 0; i < count(s, rows); ++i) {
+            const std::size_t r = s.all() ? i : s.rows[i];
+            if (r >= rows)
+                ddiff::detail::fail<invalid_argument>("pre_norm_block: selected row ", r, " outside [0, ", rows, ")");
+            std::copy(x + r * D, x + r * D + D, x_sel + i * D);
+        }
+    }
+    // x += MLP(ff_norm(x)) for n rows, h a (>= n, d) scratch.
+    void mlp_half(float* x, std::size_t n, float* h, workspace& ws, thread_pool& pool) const {
+        const std::size_t D = d();
+        ff_norm_.apply(x, D, n, h, D, D, pool);
+        mlp_.forward(h, D, n, x, D, /*accumulate=*/true, ws, pool);
+    }
+
     Norm attn_norm_, ff_norm_;
     attention<Arch> attn_;
     Mlp mlp_;
@@ -109,6 +158,33 @@ public:
         half(x, tokens, mod + 3 * D, h, pool, norm2_);
         mlp_.forward(h, D, tokens, a, D, false, ws, pool);
         gated_residual(x, a, mod + 5 * D, tokens, pool);
+    }
+
+    // The rows [first, first + rows) of a sequence whose other rows' keys and values come from
+    // this layer's cache (attention::forward_cached; BD3-LM's kv_cache sampling); x: (rows, d).
+    // With a row subset, x is read and the selected rows' outputs go to x_sel (count, d).
+    void forward_cached(float* x, std::size_t rows, std::size_t first, const float* c, const std::int64_t* positions,
+                        const attention_mask& mask, kv_cache_view cache, workspace& ws, thread_pool& pool,
+                        row_subset select = {}, float* x_sel = nullptr) const {
+        const std::size_t D = d();
+        workspace::scope keep(ws);
+        float* mod = ws.take(6 * D).data();
+        float* h = ws.take(rows * D).data();
+        float* a = ws.take(rows * D).data();
+        ada_.forward(c, mod, pool);
+        half(x, rows, mod, h, pool, norm1_);
+        attn_.forward_cached(h, D, first, rows, positions, mask, cache, a, D, false, ws, pool, select);
+        float* y = x;
+        std::size_t n = rows;
+        if (!select.all()) {
+            n = select.count;
+            for (std::size_t i = 0; i < n; ++i) std::copy(x + select.rows[i] * D, x + select.rows[i] * D + D, x_sel + i * D);
+            y = x_sel;
+        }
+        gated_residual(y, a, mod + 2 * D, n, pool);
+        half(y, n, mod + 3 * D, h, pool, norm2_);
+        mlp_.forward(h, D, n, a, D, false, ws, pool);
+        gated_residual(y, a, mod + 5 * D, n, pool);
     }
 
 private:
