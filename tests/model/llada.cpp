@@ -65,9 +65,9 @@ TEST_CASE("LLaDA logits match the PyTorch reference: f32, bf16 (exact path), sha
 }
 
 TEST_CASE("LLaDA bf16 native path (vdpbf16ps): logits within the bf16-rounding bound of the f32 ones") {
-    // The reference: float64 logits of the stored bf16 weights (PyTorch's golden), and the same
-    // network in test/support/error_bound.hpp, which also bounds what rounding every projection's
-    // input to bf16 can do (2^-8 relative per element, carried through norms, attention, SwiGLU).
+    // The reference: float64 logits of the stored bf16 weights (PyTorch's golden, which the
+    // float64 network of tests/support/error_bound.hpp reproduces), with the bound that file
+    // derives from rounding every projection's input to bf16 (2^-8 relative per element).
     const fs::path dir = models / "llada_tiny_bf16";
     const auto cfg = model::llada_config::from_json(io::json_config::load(dir / "config.json"));
     const auto ck = io::checkpoint::open(dir);

@@ -20,14 +20,17 @@ inline std::vector<double> f64_tensor(const io::checkpoint& ck, const std::strin
 }
 
 inline f64_matrix f64_weights(const io::checkpoint& ck, const std::string& name, std::size_t rows, std::size_t cols) {
-    f64_matrix m{rows, cols, f64_tensor(ck, name), {}};
+    f64_matrix m;
+    m.rows = rows, m.cols = cols, m.w = f64_tensor(ck, name);
     REQUIRE(m.w.size() == rows * cols);
     return m;
 }
 
 inline f64_model llada_f64(const model::llada_config& c, const io::checkpoint& ck) {
     const std::size_t D = c.d_model, hd = c.head_dim();
-    f64_model m{D, c.n_heads, c.n_kv_heads, hd, c.mlp_hidden, c.embedding_size, c.rms_norm_eps, c.rope_theta};
+    f64_model m;
+    m.d = D, m.heads = c.n_heads, m.kv_heads = c.n_kv_heads, m.head_dim = hd, m.ffn = c.mlp_hidden;
+    m.vocab = c.embedding_size, m.norm_eps = c.rms_norm_eps, m.rope_theta = c.rope_theta;
     const std::string p = "model.transformer.";
     m.embedding = f64_weights(ck, p + "wte.weight", c.embedding_size, D);
     for (std::size_t i = 0; i < c.n_layers; ++i) {
@@ -51,7 +54,9 @@ inline f64_model llada_f64(const model::llada_config& c, const io::checkpoint& c
 
 inline f64_model dream_f64(const model::dream_config& c, const io::checkpoint& ck) {
     const std::size_t D = c.hidden_size, hd = c.head_dim();
-    f64_model m{D, c.n_heads, c.n_kv_heads, hd, c.intermediate_size, c.vocab_size, c.rms_norm_eps, c.rope_theta};
+    f64_model m;
+    m.d = D, m.heads = c.n_heads, m.kv_heads = c.n_kv_heads, m.head_dim = hd, m.ffn = c.intermediate_size;
+    m.vocab = c.vocab_size, m.norm_eps = c.rms_norm_eps, m.rope_theta = c.rope_theta;
     m.embedding = f64_weights(ck, "model.embed_tokens.weight", c.vocab_size, D);
     for (std::size_t i = 0; i < c.n_layers; ++i) {
         const std::string b = "model.layers." + std::to_string(i) + ".";

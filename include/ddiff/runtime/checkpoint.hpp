@@ -224,6 +224,7 @@ inline opened_model open_markov(const model_options& o) {
 inline opened_model open_gguf(const model_options& o) {
     model::load_options lo;
     lo.threads = o.threads;
+    lo.compute = o.compute_type();
     const auto f = io::gguf_file::open(o.model);
     const std::string arch = f.get<std::string>("general.architecture", "");
     opened_model r;
@@ -250,6 +251,7 @@ inline opened_model open_checkpoint(const model_options& o) {
                            "a checkpoint directory with config.json, a .gguf file, 'markov' or 'markov:FILE'");
     model::load_options lo;
     lo.threads = o.threads;
+    lo.compute = o.compute_type();
     const auto cfg = io::json_config::load(dir / "config.json");
     const std::string type = cfg.get<std::string>("model_type", cfg.has_value("model") ? "sedd" : "");
     opened_model r;

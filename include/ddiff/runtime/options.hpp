@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ddiff/decoder/options.hpp"
+#include "ddiff/model/weights.hpp"
 #include "ddiff/runtime/fields.hpp"
 #include "ddiff/runtime/registry.hpp"
 
@@ -27,6 +28,7 @@ struct model_options {
     std::string noise = "absorbing";  // the markov oracle's forward process
     double smoothing = 0.1;        // the markov oracle's add-k smoothing
     std::size_t threads = hardware_threads();
+    std::string compute = "native";  // model::compute_type: native (bf16 / integer GEMMs) or exact
 
     template <class V>
     void for_each_field(V&& v) {
@@ -41,6 +43,14 @@ struct model_options {
         v(field_info{"threads", "N", "threads of the model and the per-position work (the output does not depend on it)",
                      1.0, 256.0},
           threads);
+        v(field_info{.name = "compute", .meta = "PATH",
+                     .help = "how bf16 and quantized weights are multiplied: native (vdpbf16ps / integer GEMM, "
+                             "activations rounded as llama.cpp does) or exact (f32 on the stored values; docs/gguf.md)",
+                     .choices = {"native", "exact"}},
+          compute);
+    }
+    model::compute_type compute_type() const {
+        return compute == "exact" ? model::compute_type::exact : model::compute_type::native;
     }
     bool markov() const { return model == "markov" || model.rfind("markov:", 0) == 0; }
     void validate() {
