@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "ddiff/decoder/options.hpp"
-#include "ddiff/model/weights.hpp"
 #include "ddiff/runtime/fields.hpp"
 #include "ddiff/runtime/registry.hpp"
 
@@ -28,7 +27,7 @@ struct model_options {
     std::string noise = "absorbing";  // the markov oracle's forward process
     double smoothing = 0.1;        // the markov oracle's add-k smoothing
     std::size_t threads = hardware_threads();
-    std::string compute = "native";  // model::compute_type: native (bf16 / integer GEMMs) or exact
+    std::string compute = "native";  // model::compute_type (families/checkpoint_impl.hpp load_options_for)
 
     template <class V>
     void for_each_field(V&& v) {
@@ -48,9 +47,6 @@ struct model_options {
                              "activations rounded as llama.cpp does) or exact (f32 on the stored values; docs/gguf.md)",
                      .choices = {"native", "exact"}},
           compute);
-    }
-    model::compute_type compute_type() const {
-        return compute == "exact" ? model::compute_type::exact : model::compute_type::native;
     }
     bool markov() const { return model == "markov" || model.rfind("markov:", 0) == 0; }
     void validate() {
