@@ -497,6 +497,9 @@ private:
     // shifted logits it also gives the logits of row upto - 1, which predict position upto:
     // Fast-dLLM v2's next token, dllm's right shift (slot 0 of the block's logits).
     void store_up_to(run_state& st, std::size_t upto) {
+        if constexpr (detail::has_block_forward<Model>()) store_up_to_impl(st, upto);
+    }
+    void store_up_to_impl(run_state& st, std::size_t upto) {
         const bool cached = st.o.cache == kv_cache_mode::block;
         bool called = false;
         for (std::size_t b = 0; b < st.B; ++b) {
@@ -550,6 +553,9 @@ private:
     // the exact cache (the attention block's rows against the stored ones) or without (the
     // block-causal forward of the canvas up to the block's end).
     void forward_block_rows(run_state& st) {
+        if constexpr (detail::has_block_forward<Model>()) forward_block_rows_impl(st);
+    }
+    void forward_block_rows_impl(run_state& st) {
         const bool cached = st.o.cache == kv_cache_mode::block;
         const std::size_t A = st.att + 1, V = st.V;
         for (std::size_t b = 0; b < st.B; ++b) {
@@ -709,7 +715,9 @@ private:
     // "zero masking probability").
     void load_logits(const run_state& st, std::size_t b, std::size_t i, const step_info& info, std::span<double> l) {
         const std::size_t V = st.V, r = policy::logit_row(st.shift, i);
-        const logit_type* row = st.bd ? block_row(st, b, r) : st.logits.data() + (b * st.L + r) * V;
+        const logit_type* row = st.logits.data() + (b * st.L + r) * V;
+        if constexpr (std::is_same_v<logit_type, float>)
+            if (st.bd) row = block_row(st, b, r);
         if (st.o.cfg_scale > 0.0) {
             // LLaDA's unsupervised CFG: l_u + (w + 1)(l_c - l_u).
             const logit_type* row_u = st.logits_u.data() + (b * st.L + r) * V;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "ddiff/decoder/block_model.hpp"
 #include "ddiff/io/config.hpp"
 #include "ddiff/io/gguf.hpp"
 #include "ddiff/io/tokenizer/chat_template.hpp"
@@ -39,6 +40,13 @@ struct opened_model {
 
 namespace detail {
 
+// The Qwen-family block-diffusion checkpoints (model_type a2d-qwen3, sdar, Fast_dLLM_Qwen):
+// defined in runtime/checkpoint_qwen.hpp, which a program includes in one translation unit of
+// its own (tools/ddiff/open_qwen.cpp) so that their instantiations compile in parallel.
+std::unique_ptr<model_impl> open_qwen_checkpoint(const std::filesystem::path& dir, const std::string& type,
+                                                 const model_info& info, const model::load_options& o);
+bool is_qwen_model_type(const std::string& type);
+
 // A checkpoint model M behind model_impl.
 template <class M>
 class checkpoint_impl final : public model_impl {
@@ -51,6 +59,22 @@ public:
         info_.kv_cache = requires(M& m, std::span<const token_id> ids, model::kv_cache& c, float* out) {
             m.forward_cached(ids, std::size_t{}, std::size_t{}, c, out);
         };
+        if constexpr (ddiff::detail::has_block_forward<M>()) info_.block_length = m_.block_length();
+    }
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count,
+                       const model::attention_layout& layout, model::kv_cache& cache, bool commit,
+                       std::span<const std::size_t> rows, float* out) override {
+        if constexpr (ddiff::detail::has_block_forward<M>())
+            ddiff::detail::block_forward(m_, ids, first, count, layout, 1.0, cache, commit, rows, out);
+        else
+            model_impl::forward_block(ids, first, count, layout, cache, commit, rows, out);
+    }
+    void forward_rows(std::span<const token_id> ids, const model::attention_layout& layout,
+                      std::span<const std::size_t> rows, float* out) override {
+        if constexpr (ddiff::detail::has_block_forward<M>())
+            ddiff::detail::rows_forward(m_, ids, layout, 1.0, rows, out);
+        else
+            model_impl::forward_rows(ids, layout, rows, out);
     }
     const model_info& info() const override { return info_; }
     thread_pool& pool() override { return m_.pool(); }
@@ -262,12 +286,14 @@ inline opened_model open_checkpoint(const model_options& o) {
         make(model::llada<>::load(dir, lo));
     } else if (type == "Dream") {
         make(model::dream<>::load(dir, lo));
-    } else if (type == "mdlm" || type == "sedd") {
+    } else if (type == "mdlm" || type == "sedd" || type == "bd3lm") {
         make(model::dit<>::load(dir, lo));
+    } else if (is_qwen_model_type(type)) {
+        r.absorbing = std::make_unique<any_model>(open_qwen_checkpoint(dir, type, info, lo));
     } else {
         ddiff::detail::fail<config_error>((dir / "config.json").string(), ": model_type \"", type,
-                                          "\", expected one of: llada, Dream, mdlm (or a SEDD config with a \"model\" "
-                                          "section)");
+                                          "\", expected one of: llada, Dream, mdlm, bd3lm, a2d-qwen3, sdar, "
+                                          "Fast_dLLM_Qwen (or a SEDD config with a \"model\" section)");
     }
     r.info = r.absorbing->info();
     if (auto tok = io::tokenizer::find_in_dir(dir)) {
