@@ -158,20 +158,20 @@ private:
         xt::xtensor<double, 2> unmask_confidence;                // (B, L)
         double forward_seconds = 0.0;  // this step's
         generate_result res;
-        std::vector<bool> stopped;     // (B) rows that stopped at EOS
+        std::vector<bool> stopped{};     // (B) rows that stopped at EOS
         // Block diffusion (options.block): attention blocks of att rows from row 0; decode units
         // of block_length from unit0 on; the current attention block [att_begin, att_end).
         bool bd = false;
         std::size_t att = 0, unit0 = 0, att_begin = 0, att_end = 0;
         std::size_t last_forward_block = std::size_t(-1);
-        std::vector<model::kv_cache> bkv;        // (B) the exact caches
-        std::vector<std::size_t> stored;         // (B) rows [0, stored) finished and stored
-        std::vector<bool> boundary;              // (B) the logits of row att_begin - 1 are in slot 0
-        std::vector<float> blogits;              // (B, att + 1, V): compact rows read; index 0 = row att_begin - 1
-        std::vector<std::int32_t> slot;          // (B, att + 1): compact index of row att_begin - 1 + k, or -1
-        std::vector<std::int64_t> positions;     // (B, L) RoPE positions (pad_id)
-        std::vector<std::uint8_t> valid;         // (B, L) keys that are not padding (pad_id)
-        std::vector<std::size_t> rows;           // scratch
+        std::vector<model::kv_cache> bkv{};        // (B) the exact caches
+        std::vector<std::size_t> stored{};         // (B) rows [0, stored) finished and stored
+        std::vector<bool> boundary{};              // (B) the logits of row att_begin - 1 are in slot 0
+        std::vector<float> blogits{};              // (B, att + 1, V): compact rows read; index 0 = row att_begin - 1
+        std::vector<std::int32_t> slot{};          // (B, att + 1): compact index of row att_begin - 1 + k, or -1
+        std::vector<std::int64_t> positions{};     // (B, L) RoPE positions (pad_id)
+        std::vector<std::uint8_t> valid{};         // (B, L) keys that are not padding (pad_id)
+        std::vector<std::size_t> rows{};           // scratch
     };
 
     template <class Observer>
