@@ -32,7 +32,7 @@ std::unique_ptr<command> make_inspect();
 // The shipped model when it is present (build tree or installed data directory), else the oracle.
 std::string default_model();
 
-// Compiled once, in session.cpp (the models and the tokenizer engine are instantiated there only):
+// Compiled once each: the models in family_*.cpp, the tokenizer engine in codec.cpp.
 runtime::session open_session(const runtime::model_options& o);             // runtime::session::open
 std::unique_ptr<runtime::text_codec> open_codec(const runtime::model_options& o);  // the tokenizer alone
 std::string describe_model(const std::string& spec);  // ddiff inspect: what the files say, weights not loaded

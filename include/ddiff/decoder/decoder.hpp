@@ -133,31 +133,31 @@ private:
     // Everything one decode owns.
     struct run_state {
         const generate_options& o;
-        token_batch x;                 // (B, L) the canvas
+        token_batch x{};               // (B, L) the canvas
         std::size_t B = 0, L = 0, V = 0;
         std::size_t begin = 0, end = 0;  // the region decoded
         std::size_t block_length = 0, blocks = 0;
         token_id mask = -1;
         bool shift = false;            // the logits of position i are row i - 1 (Dream)
-        reads needs;                   // what the policies read (decoder computes only that)
+        reads needs{};                 // what the policies read (decoder computes only that)
         step_clock clock;
         bool adaptive = false;         // the rule's traits (static, or asked at run time)
         bool remasks = false;
         bool reshapes = false;
         std::size_t block = 0, block_begin = 0, block_end = 0;
         std::uint32_t step = 0;        // global step
-        xt::xtensor<bool, 2> given;    // (B, L) positions never changed
-        std::vector<double> alpha;     // (B) the noise level the model is called at
-        xt::xtensor<logit_type, 3> logits, logits_u;  // (B, L, V) conditional, unconditional (CFG)
-        token_batch x_u, last_input;
+        xt::xtensor<bool, 2> given{};  // (B, L) positions never changed
+        std::vector<double> alpha{};   // (B) the noise level the model is called at
+        xt::xtensor<logit_type, 3> logits{}, logits_u{};  // (B, L, V) conditional, unconditional (CFG)
+        token_batch x_u{}, last_input{};
         bool have_output = false;
-        std::vector<cache_t> kv;       // one per row with a KV cache
-        std::vector<std::vector<sampler::candidate>> candidates;  // per row
-        std::vector<std::vector<std::size_t>> decoded;           // per row: decoded positions of the block
-        std::vector<std::size_t> masked_at_block_start;          // per row
-        xt::xtensor<double, 2> unmask_confidence;                // (B, L)
+        std::vector<cache_t> kv{};     // one per row with a KV cache
+        std::vector<std::vector<sampler::candidate>> candidates{};  // per row
+        std::vector<std::vector<std::size_t>> decoded{};         // per row: decoded positions of the block
+        std::vector<std::size_t> masked_at_block_start{};        // per row
+        xt::xtensor<double, 2> unmask_confidence{};              // (B, L)
         double forward_seconds = 0.0;  // this step's
-        generate_result res;
+        generate_result res{};
         std::vector<bool> stopped{};     // (B) rows that stopped at EOS
         // Block diffusion (options.block): attention blocks of att rows from row 0; decode units
         // of block_length from unit0 on; the current attention block [att_begin, att_end).

@@ -84,8 +84,8 @@ struct step_record {
     std::uint32_t step = 0;                    // global step index
     std::size_t block = 0;                     // block index
     std::size_t row = 0;                       // batch row
-    std::vector<std::size_t> committed;        // positions committed at this step
-    std::vector<std::size_t> remasked;         // positions put back to the mask (ReMDM)
+    std::vector<std::size_t> committed = {};        // positions committed at this step
+    std::vector<std::size_t> remasked = {};         // positions put back to the mask (ReMDM)
     const token_batch* canvas = nullptr;       // the whole batch after the step (during the call)
     std::size_t nfe = 0;                       // model calls so far
     double forward_seconds = 0.0;              // this step's model call(s)

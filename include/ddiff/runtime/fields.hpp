@@ -39,8 +39,8 @@ private:
 // How a field's accepted values are described.
 struct field_info {
     std::string_view name;  // snake_case: the JSON key; the command line flag is --name with '-' for '_'
-    std::string_view meta;  // placeholder in --help (empty: a switch)
-    std::string_view help;
+    std::string_view meta = {};  // placeholder in --help (empty: a switch)
+    std::string_view help = {};
     double lo = 0.0, hi = 0.0;  // numbers: the accepted range
     bool lo_open = false;       // (lo, hi] instead of [lo, hi]
     std::vector<std::string_view> choices = {};  // names: the accepted ones

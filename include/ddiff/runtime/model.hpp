@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,7 +29,7 @@ struct model_info {
     noise_kind noise = noise_kind::absorbing;
     std::size_t vocab = 0;
     token_id mask = -1;      // -1: uniform noise, no mask
-    std::vector<token_id> eos_ids;  // the checkpoint's end-of-sequence ids (generation_config.json, ...)
+    std::vector<token_id> eos_ids = {};  // the checkpoint's end-of-sequence ids (generation_config.json, ...)
     bool shift_logits = false, time_conditioned = false, kv_cache = false;
     std::size_t max_length = 0;  // longest sequence the model accepts (0: any)
     std::size_t block_length = 0;  // block-causal attention with blocks of this many rows (0: bidirectional)
@@ -59,6 +60,10 @@ public:
     virtual std::string chat(std::span<const chat_turn>, bool /*add_generation_prompt*/) const {
         throw option_error("chat", "", "a checkpoint with a chat template (tokenizer_config.json chat_template)");
     }
+    // What the tokenizer's files name: the end-of-sequence ids (generation_config.json's list, else
+    // tokenizer_config.json's eos_token, ...) and the mask token; empty when they name none.
+    virtual std::vector<token_id> eos_ids() const { return {}; }
+    virtual std::optional<token_id> mask_id() const { return std::nullopt; }
 };
 
 // The interface a loaded model implements (checkpoint.hpp).

@@ -61,7 +61,7 @@ struct decode_result {
 
 // What run_decode needs besides the model and the step rule.
 struct decode_job {
-    token_batch canvas;              // (rows, len) for infilling, or the prompts (rows, prompt length)
+    token_batch canvas = {};              // (rows, len) for infilling, or the prompts (rows, prompt length)
     bool infill = false;
     any_schedule schedule;
     any_remask remask;

@@ -1,8 +1,8 @@
-// session::open: the model opener (runtime/checkpoint.hpp) behind the session. Include it in
+// session::open: the model opener (runtime/models.hpp: every architecture) behind the session. Include it in
 // the one translation unit of a program that opens models (it instantiates every model).
 #pragma once
 
-#include "ddiff/runtime/checkpoint.hpp"
+#include "ddiff/runtime/models.hpp"
 #include "ddiff/runtime/session.hpp"
 
 namespace ddiff::runtime {
