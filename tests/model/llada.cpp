@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support/f64_models.hpp"
 #include "../support/tolerance.hpp"
 #include "ddiff/ddiff.hpp"
 #include "ddiff/io/safetensors.hpp"
@@ -18,8 +19,8 @@ namespace fs = std::filesystem;
 namespace {
 const fs::path models = fs::path(DDIFF_TEST_DATA) / "models";
 
-void check_logits(const fs::path& dir) {
-    auto m = model::llada<>::load(dir);
+void check_logits(const fs::path& dir, const model::load_options& o = {}) {
+    auto m = model::llada<>::load(dir, o);
     const auto g = io::safetensors_file::open(dir / "golden.safetensors");
     const auto ids = g.tensor("input_ids").to_i64<2>();
     const auto ref = g.tensor("logits_f64").to_f64<3>();
@@ -57,10 +58,64 @@ void check_logits(const fs::path& dir) {
 }
 }  // namespace
 
-TEST_CASE("LLaDA logits match the PyTorch reference: f32, bf16, sharded") {
+TEST_CASE("LLaDA logits match the PyTorch reference: f32, bf16 (exact path), sharded") {
     check_logits(models / "llada_tiny_f32");
-    check_logits(models / "llada_tiny_bf16");
+    check_logits(models / "llada_tiny_bf16", {.compute = model::compute_type::exact});
     check_logits(models / "llada_tiny_sharded");
+}
+
+TEST_CASE("LLaDA bf16 native path (vdpbf16ps): logits within the bf16-rounding bound of the f32 ones") {
+    // The reference: float64 logits of the stored bf16 weights (PyTorch's golden, which the
+    // float64 network of tests/support/error_bound.hpp reproduces), with the bound that file
+    // derives from rounding every projection's input to bf16 (2^-8 relative per element).
+    const fs::path dir = models / "llada_tiny_bf16";
+    const auto cfg = model::llada_config::from_json(io::json_config::load(dir / "config.json"));
+    const auto ck = io::checkpoint::open(dir);
+    auto ref = test::llada_f64(cfg, ck);
+    constexpr bool dot = simd::has_bf16_dot<simd::default_arch>;
+    ref.rounding.kind = dot ? test::act_rounding::bf16 : test::act_rounding::none;
+    const auto g = io::safetensors_file::open(dir / "golden.safetensors");
+    const auto ids = g.tensor("input_ids").to_i64<2>();
+    const auto golden = g.tensor("logits_f64").to_f64<3>();
+    const std::size_t B = ids.shape(0), T = ids.shape(1), V = golden.shape(2);
+    auto native = model::llada<>::load(dir, {.compute = model::compute_type::native, .threads = 2});
+    auto exact = model::llada<>::load(dir, {.compute = model::compute_type::exact, .threads = 2});
+    const double K = double(std::max(cfg.d_model, cfg.mlp_hidden));
+    double worst_native = 0, worst_exact = 0, worst_vs_f32 = 0, worst_bound = 0, worst_ratio = 0;
+    for (std::size_t b = 0; b < B; ++b) {
+        std::vector<token_id> row(T);
+        std::vector<int> row_int(T);
+        for (std::size_t t = 0; t < T; ++t) row_int[t] = int(row[t] = token_id(ids(b, t)));
+        const auto r = test::forward_with_bound(ref, row_int);
+        double scale = 1.0;
+        for (double v : r.logits) scale = std::max(scale, std::abs(v) + 1.0);
+        // The f32 rounding of ddiff's own arithmetic, as in check_logits.
+        const double f32_tol = double(cfg.n_layers + 1) * K * test::eps32 * scale;
+        std::vector<float> out_n(T * V), out_e(T * V);
+        native.forward(row, out_n.data());
+        exact.forward(row, out_e.data());
+        std::size_t bad = 0, golden_bad = 0;
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t v = 0; v < V; ++v) {
+                const std::size_t i = t * V + v;
+                // The float64 transcription is the PyTorch golden (float64 roundings only).
+                golden_bad += std::abs(r.logits[i] - golden(b, t, v)) > double(cfg.n_layers + 1) * K * test::eps64 * scale;
+                const double en = std::abs(double(out_n[i]) - r.logits[i]);
+                bad += en > r.bound[i] + f32_tol;
+                worst_native = std::max(worst_native, en);
+                worst_exact = std::max(worst_exact, std::abs(double(out_e[i]) - r.logits[i]));
+                worst_vs_f32 = std::max(worst_vs_f32, std::abs(double(out_n[i]) - double(out_e[i])));
+                worst_bound = std::max(worst_bound, r.bound[i]);
+                worst_ratio = std::max(worst_ratio, en / (r.bound[i] + f32_tol));
+            }
+        CHECK(golden_bad == 0);
+        CHECK(bad == 0);
+    }
+    // The native path does round (else this test would not test it).
+    if constexpr (dot) CHECK(worst_native > 100 * worst_exact);
+    MESSAGE("bf16 native: max |logit error| " << worst_native << " (vs the f32 path's logits " << worst_vs_f32
+            << "), exact path " << worst_exact
+            << ", largest bound " << worst_bound << ", largest error / bound " << worst_ratio);
 }
 
 TEST_CASE("LLaDA decoding reproduces the PyTorch transcription of generate() token for token") {

@@ -79,7 +79,7 @@ TEST_CASE("matrix::fuse packs q, k, v of any stored dtypes into one exact projec
     std::vector<float> xf(x.begin(), x.end());
     thread_pool pool(2);
     for (const char* file : {"bf16", "f32", "mixed"})
-        for (auto path : {nn::bf16_path::dot, nn::bf16_path::widen}) {
+        for (auto path : {model::compute_type::native, model::compute_type::exact}) {
             CAPTURE(file);
             const auto ck = io::checkpoint::open(dir / (std::string(file) + ".safetensors"));
             const auto mq = model::matrix::read(ck, "q", 40, k), mk = model::matrix::read(ck, "k", 9, k),

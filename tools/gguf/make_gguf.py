@@ -23,6 +23,10 @@
 #                          diffusion.shift_logits = false, tokenizer.ggml.mask_token_id)
 #   dream_tiny/            the same for Dream (architecture "dream": Qwen2 names, q/k/v biases,
 #                          no permutation, no shift key: llama.cpp's diffusion CLI then shifts)
+#   llada_tiny_bpe.gguf    no tensors: the tokenizer of tests/data/models/llada_tiny_bpe
+#                          (tokenizer.json, tokenizer_config.json) as convert_hf_to_gguf.py's
+#                          _set_vocab_gpt2 writes it (get_vocab_base's tokens and token types,
+#                          gguf.SpecialVocab's merges, special ids, add_bos and chat template)
 # Tensor types: 1-D tensors (norms, biases) stay F32 as llama.cpp keeps them; every matrix gets
 # the file's type. gguf-py at the pinned commit quantises F16, BF16, Q8_0 and Q4_0 itself; for
 # Q4_K, Q5_K and Q6_K it only dequantises, so their blocks are written by the transcription
@@ -431,6 +435,51 @@ def dream(gguf, out, gen):
     write_model(gguf, os.path.join(out, "dream_tiny"), "dream", cfg, hf, g, meta)
 
 
+def tokenizer_gguf(gguf, out):
+    """The tokenizer of tests/data/models/llada_tiny_bpe as convert_hf_to_gguf.py (commit above)
+    _set_vocab_gpt2 writes it. get_vocab_base reads the vocabulary through transformers'
+    AutoTokenizer (not packaged for Debian 12); for this tokenizer.json that is model.vocab plus
+    added_tokens, and its loop is transcribed here: ids without a token are "[PAD<i>]" UNUSED,
+    added tokens CONTROL when special (all are, with normalized false: the encode / decode round
+    trip leaves them unchanged), the rest NORMAL. tokenizer.ggml.pre: get_vocab_base_pre names a
+    pre-tokenizer by the hash of a test encoding, which a tiny vocabulary has no entry for; its
+    Split regex is the one llama.cpp uses for "qwen2" (llama-vocab.cpp LLAMA_VOCAB_PRE_TYPE_QWEN2),
+    so that name is written. Merges, BOS / EOS / padding ids, add_bos / add_eos and the chat
+    template come from gguf-py's own SpecialVocab(load_merges=True), as in the converter."""
+    src = os.path.join(HERE, "..", "..", "tests", "data", "models", "llada_tiny_bpe")
+    with open(os.path.join(src, "tokenizer.json"), encoding="utf-8") as fh:
+        tj = json.load(fh)
+    with open(os.path.join(src, "config.json"), encoding="utf-8") as fh:
+        vocab_size = json.load(fh)["vocab_size"]
+    reverse = {i: t for t, i in tj["model"]["vocab"].items()}
+    added = {a["id"]: a for a in tj["added_tokens"]}
+    for i, a in added.items():
+        reverse[i] = a["content"]
+    assert max(reverse) < vocab_size
+    tokens, types = [], []
+    for i in range(vocab_size):
+        if i not in reverse:
+            tokens.append(f"[PAD{i}]")
+            types.append(gguf.TokenType.UNUSED)
+        elif i in added:
+            assert added[i]["special"], "a non-special added token: USER_DEFINED, not transcribed"
+            tokens.append(reverse[i])
+            types.append(gguf.TokenType.CONTROL)
+        else:
+            tokens.append(reverse[i])
+            types.append(gguf.TokenType.NORMAL)
+    w = gguf.GGUFWriter(os.path.join(out, "llada_tiny_bpe.gguf"), "llada")
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    gguf.SpecialVocab(src, load_merges=True).add_to_gguf(w)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__ or "usage: make_gguf.py LLAMA_CPP_TREE [OUT_DIR]")
@@ -450,6 +499,7 @@ def main():
     write_quants(gguf, out, gen)
     llada(gguf, out, gen)
     dream(gguf, out, gen)
+    tokenizer_gguf(gguf, out)
     for root, _, files in sorted(os.walk(out)):
         for f in sorted(files):
             p = os.path.join(root, f)

@@ -16,7 +16,7 @@
 //   - the logit shift: diffusion.shift_logits (LLaDA writes false; absent means shifted, as
 //     llama.cpp's diffusion CLI reads it). LLaDA with true, or Dream with false, is a config_error.
 // Every dimension is checked against the tensors' shapes (shape_error naming the tensor).
-// Weights: F32 and BF16 are packed as stored (BF16 by load_options::bf16), F16 widened exactly;
+// Weights: F32 and BF16 are packed as stored (BF16 by load_options::compute), F16 widened exactly;
 // the quantized types (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay quantized: repacked into the integer
 // GEMM's panels (simd/quant/qgemm.hpp), never expanded to f32. The token embedding table is the
 // exception for now: its rows are dequantised once at load (nn::embedding holds f32 rows).
@@ -134,9 +134,10 @@ public:
     }
 
     // The rows of each part in turn as one linear layer (q, k, v -> qkv), packed from the file:
-    // all F32 in place, all BF16 as bf16 (o.bf16 decides the path), F16 or a float mix widened to
+    // all F32 in place, all BF16 as bf16 (o.compute decides the path), F16 or a float mix widened to
     // f32; quantized parts stay quantized (one packed matrix when every part has the same type,
-    // else one per part side by side: a Q4_K_M file mixes Q4_K and Q6_K projections).
+    // else one per part side by side: a Q4_K_M file mixes Q4_K and Q6_K projections), or with
+    // compute_type::exact are dequantised to f32 panels.
     template <class Arch>
     static nn::linear<Arch> fuse(std::initializer_list<const gguf_matrix*> parts, const load_options& o,
                                  const float* bias = nullptr) {
@@ -147,7 +148,7 @@ public:
             same_q = same_q && p->quantized() && p->t_.type() == ps.front()->t_.type();
         }
         nn::linear<Arch> out;
-        if (!any_q) {
+        if (!any_q || o.compute == compute_type::exact) {  // exact: quantized parts dequantised to f32 panels
             out = dense<Arch>(ps, o, bias);
         } else if (same_q) {
             out = quantized<Arch>(ps, bias);
@@ -201,7 +202,7 @@ private:
                 const auto [i, fr] = locate(r);
                 return reinterpret_cast<const simd::bf16*>(ps[i]->t_.bytes().data()) + fr * cols;
             };
-            return nn::linear<Arch>::from_rows(row, rows, cols, bias, o.bf16);
+            return nn::linear<Arch>::from_rows(row, rows, cols, bias, o.bf16());
         }
         std::vector<std::vector<float>> owned;  // f32 in place when aligned, else a converted copy
         owned.reserve(ps.size());
@@ -219,7 +220,7 @@ private:
             const auto [i, fr] = locate(r);
             return base[i] + fr * cols;
         };
-        return nn::linear<Arch>::from_rows(row, rows, cols, bias, o.bf16);
+        return nn::linear<Arch>::from_rows(row, rows, cols, bias, o.bf16());
     }
 
     gguf_matrix(const io::gguf_file& f, io::gguf_tensor_ref t, std::size_t rows, std::size_t cols)

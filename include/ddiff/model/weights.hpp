@@ -18,11 +18,22 @@
 
 namespace ddiff::model {
 
-// How bf16 weights are multiplied: exact (widened to f32 panels at load) or with vdpbf16ps
-// (activations rounded to bf16; faster, about 3 significant digits).
+// How bf16 and quantized weights are multiplied (f32 weights always run the f32 GEMM):
+//   native: their fast path, as their reference implementations run them: bf16 with vdpbf16ps
+//           where the arch has it (activations rounded to bf16), GGUF quantized types with the
+//           integer GEMM (activations quantized to int8 per block, as llama.cpp does);
+//   exact:  f32 arithmetic on the exact stored values: bf16 widened to f32 panels, quantized
+//           weights dequantised (gguf-py's values) to f32 panels at load (4-8x their memory).
+// docs/gguf.md gives the measured logit error of each path against the f32 logits.
+enum class compute_type { native, exact };
+
 struct load_options {
-    nn::bf16_path bf16 = nn::bf16_path::widen;
+    compute_type compute = compute_type::native;
     std::size_t threads = 1;
+
+    nn::bf16_path bf16() const noexcept {
+        return compute == compute_type::native ? nn::bf16_path::dot : nn::bf16_path::widen;
+    }
 };
 
 // A [rows, cols] weight matrix of a checkpoint, by reference: the shape is checked when it is
@@ -54,7 +65,7 @@ public:
     }
 
     // The rows of each part in turn (q, k, v -> one qkv projection), packed from the file without
-    // a stacked copy. All BF16: bf16 panels or widened (o.bf16); all F32: f32 panels; a mix, or
+    // a stacked copy. All BF16: bf16 panels or widened (o.bf16()); all F32: f32 panels; a mix, or
     // F16 / F64, is converted to f32 one part at a time. shape_error when the parts' column
     // counts differ.
     template <class Arch>
@@ -112,7 +123,7 @@ private:
             while (first[i] > r) --i;
             return std::to_address(data[i].begin()) + (r - first[i]) * cols;
         };
-        return nn::linear<Arch>::from_rows(row, rows, cols, bias, o.bf16);
+        return nn::linear<Arch>::from_rows(row, rows, cols, bias, o.bf16());
     }
 
     const io::checkpoint* ck_;

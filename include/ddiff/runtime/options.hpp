@@ -27,6 +27,7 @@ struct model_options {
     std::string noise = "absorbing";  // the markov oracle's forward process
     double smoothing = 0.1;        // the markov oracle's add-k smoothing
     std::size_t threads = hardware_threads();
+    std::string compute = "native";  // model::compute_type (families/checkpoint_impl.hpp load_options_for)
 
     template <class V>
     void for_each_field(V&& v) {
@@ -41,6 +42,11 @@ struct model_options {
         v(field_info{"threads", "N", "threads of the model and the per-position work (the output does not depend on it)",
                      1.0, 256.0},
           threads);
+        v(field_info{.name = "compute", .meta = "PATH",
+                     .help = "how bf16 and quantized weights are multiplied: native (vdpbf16ps / integer GEMM, "
+                             "activations rounded as llama.cpp does) or exact (f32 on the stored values; docs/gguf.md)",
+                     .choices = {"native", "exact"}},
+          compute);
     }
     bool markov() const { return model == "markov" || model.rfind("markov:", 0) == 0; }
     void validate() {

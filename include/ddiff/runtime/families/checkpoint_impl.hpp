@@ -75,6 +75,7 @@ std::unique_ptr<model_impl> wrap(M model, const model_info& info) {
 inline model::load_options load_options_for(const model_options& o) {
     model::load_options lo;
     lo.threads = o.threads;
+    lo.compute = o.compute == "exact" ? model::compute_type::exact : model::compute_type::native;
     return lo;
 }
 
