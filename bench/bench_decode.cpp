@@ -19,9 +19,12 @@
 // AVX-512 kernel); this process keeps its own environment and does not link OpenBLAS.
 //
 // BM_selection_v126k  the selection work between model calls at LLaDA's vocabulary (below).
+// BM_block_cache      block diffusion on the Qwen3-0.6B-shape checkpoint (below): the exact block
+//                     cache against the same decode without cache.
 //
 // Own flags (before Google Benchmark's): --checkpoint=DIR (default /tmp/ddiff_bench_llada),
-// --checkpoint_v126k=DIR (default /tmp/ddiff_bench_llada_v126k),
+// --checkpoint_v126k=DIR (default /tmp/ddiff_bench_llada_v126k), --checkpoint_qwen3=DIR (default
+// ~/.cache/ddiff/bench/qwen3-0.6b-a2d-qwen3-bf16, tools/bench/make_bench_checkpoint_qwen3.py),
 // --python=PATH (/usr/bin/python3), --torch_script=PATH, --torch=0 (ddiff only); --gen_length=N
 // and --steps=N change the decode (defaults 256 and 64, the issue's; for quick checks only).
 #include <benchmark/benchmark.h>
@@ -46,6 +49,7 @@
 
 #include "ddiff/ddiff.hpp"
 #include "ddiff/model/llada.hpp"
+#include "ddiff/model/qwen.hpp"
 
 extern char** environ;
 
@@ -61,6 +65,8 @@ std::uint32_t steps = 64;
 struct settings {
     std::string checkpoint = "/tmp/ddiff_bench_llada";
     std::string checkpoint_v126k = "/tmp/ddiff_bench_llada_v126k";
+    std::string checkpoint_qwen3 = std::string(std::getenv("HOME") ? std::getenv("HOME") : "") +
+                                   "/.cache/ddiff/bench/qwen3-0.6b-a2d-qwen3-bf16";
     std::string python = "/usr/bin/python3";
     std::string torch_script = DDIFF_SOURCE_DIR "/tools/bench/torch_decode.py";
     bool torch = true;
@@ -389,10 +395,80 @@ void BM_selection_v126k(benchmark::State& state) {
     state.SetLabel("ddiff, vocabulary 126464");
 }
 
+// Block diffusion with the exact block cache (issue 14): the random-weight Qwen3-0.6B-shape
+// a2d-qwen3 checkpoint (hidden 1024, 28 layers, vocabulary 151,936, BF16; tools/bench/
+// make_bench_checkpoint_qwen3.py) decoded block-causally with blocks of 32: 32 prompt + 256 new
+// tokens (8 blocks), dllm's BD3LM sampler composition (linear schedule counts, 8 steps per block,
+// low_confidence, temperature 0), 2 threads.
+//   block_cache:0  cache = none: every step runs the block-causal forward of the canvas up to the
+//                  current block's end (logits at the read rows only)
+//   block_cache:1  cache = block: the exact cache; each step runs the current block's 32 rows
+//   block_cache:2  the decoder without block mode: model.denoise on the whole 288-row canvas
+//                  (block-causal attention, logits at every row), blocks of 32 from the prompt's
+//                  end (= from row 0 here, the prompt being one block)
+// Counters: tokens_per_s, nfe, agree_with_uncached (fraction of generated positions equal to
+// block_cache:0's tokens).
+constexpr std::size_t qwen_block = 32, qwen_steps_per_block = 8;
+std::vector<token_id> block_decode(std::size_t mode, double* wall, double* nfe, double* forward) {
+    using M = model::a2d_qwen3<>;
+    static std::unique_ptr<M> m;
+    if (!m) {
+        m = std::make_unique<M>(M::load(opt.checkpoint_qwen3, model::load_options{.threads = threads}));
+        m->set_block_length(qwen_block);
+    }
+    decoder<M, schedule::log_linear, remask::low_confidence, sampler::schedule_count<false>> dec(*m);
+    generate_options o;
+    o.gen_length = gen_length;
+    o.steps = std::uint32_t(qwen_steps_per_block * gen_length / qwen_block);
+    o.block_length = qwen_block;
+    o.temperature = 0.0;
+    o.keep_mask_logit = true;
+    o.threads = threads;
+    if (mode < 2) {
+        o.block.enabled = true;
+        o.block.commit = block_commit::lazy;
+        o.cache = mode == 1 ? kv_cache_mode::block : kv_cache_mode::none;
+    }
+    sequence prompt = xt::zeros<token_id>({prompt_length});
+    for (std::size_t i = 0; i < prompt_length; ++i) prompt(i) = token_id((i * 97 + 13) % 151000);
+    const auto t0 = clk::now();
+    const auto res = dec.generate(prompt, o);
+    *wall += std::chrono::duration<double>(clk::now() - t0).count();
+    *nfe += double(res.nfe);
+    *forward += res.forward_seconds;
+    return {res.tokens.begin() + std::ptrdiff_t(prompt_length), res.tokens.end()};
+}
+
+void BM_block_cache(benchmark::State& state) {
+    if (!std::filesystem::exists(std::filesystem::path(opt.checkpoint_qwen3) / "config.json")) {
+        state.SkipWithError(("no checkpoint in " + opt.checkpoint_qwen3 +
+                             ": run /usr/bin/python3 tools/bench/make_bench_checkpoint_qwen3.py first").c_str());
+        return;
+    }
+    const auto mode = static_cast<std::size_t>(state.range(0));
+    static std::vector<token_id> uncached;
+    double wall = 0, nfe = 0, forward = 0;
+    std::vector<token_id> tokens;
+    for (auto _ : state) {
+        tokens = block_decode(mode, &wall, &nfe, &forward);
+        benchmark::DoNotOptimize(tokens.data());
+    }
+    if (mode == 0) uncached = tokens;
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < tokens.size() && i < uncached.size(); ++i) same += tokens[i] == uncached[i];
+    const double iters = double(state.iterations());
+    state.counters["tokens_per_s"] = double(gen_length) * iters / wall;
+    state.counters["nfe"] = nfe / iters;
+    state.counters["forward_share"] = forward / wall;
+    state.counters["agree_with_uncached"] = uncached.empty() ? -1.0 : double(same) / double(tokens.size());
+    state.SetLabel(mode == 0 ? "block, no cache" : mode == 1 ? "block, exact cache" : "whole canvas, no block mode");
+}
+
 // Each repetition is one decode (~10 s); --benchmark_repetitions sets how many.
 BENCHMARK(BM_decode_ddiff)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_selection_v126k)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_decode_cache)->ArgName("cache")->Arg(0)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_block_cache)->ArgName("block_cache")->Arg(0)->Arg(1)->Arg(2)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 // omp_passive:0 as PyTorch starts; omp_passive:1 with OMP_WAIT_POLICY=PASSIVE (faster here).
 BENCHMARK(BM_decode_torch)->ArgName("omp_passive")->Arg(0)->Arg(1)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
 
@@ -406,6 +482,7 @@ void parse_own_flags(int& argc, char** argv) {
         };
         if (auto v = val("checkpoint")) opt.checkpoint = *v;
         else if (auto v0 = val("checkpoint_v126k")) opt.checkpoint_v126k = *v0;
+        else if (auto v7 = val("checkpoint_qwen3")) opt.checkpoint_qwen3 = *v7;
         else if (auto v2 = val("python")) opt.python = *v2;
         else if (auto v3 = val("torch_script")) opt.torch_script = *v3;
         else if (auto v4 = val("torch")) opt.torch = *v4 != "0";

@@ -401,3 +401,27 @@ TEST_CASE("an observer returning false cancels its row; the others finish") {
     CHECK(all.steps == 2);
     CHECK(all.nfe == 2);
 }
+
+TEST_CASE("stop_when_all_eos: a row stops once every masked position left proposes EOS") {
+    // Vocabulary {0, 1, EOS = 2, mask 3}: positions 2 and 3 propose 1 (p 0.9), the rest EOS (p 0.6).
+    // top_k commits one position per step, the most confident first: 2, then 3; at the third call
+    // every masked position (4..9) proposes EOS, so they are filled with it and the row stops.
+    auto rows = [](std::size_t i, std::size_t) { return i < 4 ? test::peaked(3, 1, 0.9) : test::peaked(3, 2, 0.6); };
+    test::scripted_model m{.vocab = 4, .rows = rows};
+    decoder<test::scripted_model, schedule::log_linear, remask::low_confidence, sampler::top_k> d(m);
+    sequence prompt = xt::zeros<token_id>({std::size_t{2}});
+    generate_options o;
+    o.gen_length = 8;
+    o.steps = 8;
+    o.eos_ids = {2};
+    o.stop_when_all_eos = true;
+    const auto r = d.generate(prompt, o);
+    const std::vector<token_id> want = {0, 0, 1, 1, 2, 2, 2, 2, 2, 2};
+    CHECK(std::vector<token_id>(r.tokens.begin(), r.tokens.end()) == want);
+    CHECK(r.nfe == 3);
+    o.stop_when_all_eos = false;  // without the option every step runs
+    CHECK(d.generate(prompt, o).nfe == 8);
+    o.stop_when_all_eos = true;
+    o.eos_ids.clear();
+    CHECK_THROWS_AS(d.generate(prompt, o), invalid_argument);
+}

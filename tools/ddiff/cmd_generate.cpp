@@ -140,7 +140,7 @@ public:
             os << t << '\n';
         };
         progress_bar bar(!args_.no_progress);
-        std::size_t nfe = 0, steps = 0, generated = 0;
+        std::size_t nfe = 0, steps = 0, generated = 0, budget = 0;
         double decode_secs = 0.0;
         for (std::size_t r = 0; r < args_.num_samples; ++r) {
             req.seeds = {decode_.seed + r};
@@ -159,14 +159,19 @@ public:
             nfe += res.nfe;
             steps += res.steps;
             decode_secs += res.seconds;
-            generated += req.canvas ? 1 : decode_.length;  // infilling: reported per sample
-            show(std::span<const token_id>(res.tokens.data(), res.tokens.shape(1)), std::cout, true);
+            // A block-diffusion decode that stopped at EOS leaves the blocks after it masked: not shown.
+            const std::size_t len = res.length.empty() ? res.tokens.shape(1) : res.length[0];
+            generated += req.canvas ? 1 : len - res.prompt_length;  // infilling: reported per sample
+            budget += res.budget;
+            show(std::span<const token_id>(res.tokens.data(), len), std::cout, true);
             std::cout.flush();
         }
+        const std::string tokens =
+            budget ? "; " + std::to_string(generated) + " of " + std::to_string(budget) + " new tokens generated" : "";
         std::fprintf(stderr,
-                     "ddiff: %zu sample(s); load %.3f s; %zu steps, %zu model calls (NFE); %.3f s decoding, "
+                     "ddiff: %zu sample(s)%s; load %.3f s; %zu steps, %zu model calls (NFE); %.3f s decoding, "
                      "%.2f ms/step, %.1f tokens/s\n",
-                     args_.num_samples, load_secs, steps, nfe, decode_secs,
+                     args_.num_samples, tokens.c_str(), load_secs, steps, nfe, decode_secs,
                      steps ? 1000.0 * decode_secs / double(steps) : 0.0,
                      decode_secs > 0 ? double(generated) / decode_secs : 0.0);
         return 0;

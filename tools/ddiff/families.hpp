@@ -11,5 +11,6 @@ namespace ddiff::cli {
 std::span<const runtime::checkpoint_family> llada_families();
 std::span<const runtime::checkpoint_family> dream_families();
 std::span<const runtime::checkpoint_family> dit_families();
+std::span<const runtime::checkpoint_family> qwen_families();
 
 }  // namespace ddiff::cli

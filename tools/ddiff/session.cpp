@@ -13,7 +13,7 @@ namespace {
 std::span<const runtime::checkpoint_family> families() {
     static const std::vector<runtime::checkpoint_family> all = [] {
         std::vector<runtime::checkpoint_family> v;
-        for (auto table : {llada_families(), dream_families(), dit_families()}) v.insert(v.end(), table.begin(), table.end());
+        for (auto table : {llada_families(), dream_families(), dit_families(), qwen_families()}) v.insert(v.end(), table.begin(), table.end());
         return v;
     }();
     return all;

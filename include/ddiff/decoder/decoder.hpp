@@ -13,7 +13,11 @@
 //         notify()     the observer sees the step (and may cancel the row)
 //
 // Blocks, temperature / top-p / top-k, CFG, EOS handling, infilling, batches, KV caches and
-// observers are decoder options every combination gets. The per-position work runs on the
+// observers are decoder options every combination gets. Block diffusion (options.block, a model
+// with block-causal attention) adds two phases around each block: start_block() stores the
+// finished blocks' keys and values in the exact cache when they are needed (and Fast-dLLM v2's
+// next token), finish_block() stores them eagerly and stops a row at EOS; every forward() then
+// computes only the current block's rows, and only the rows whose logits are read. The per-position work runs on the
 // model's thread pool (or the decoder's own) and allocates nothing once warm.
 #pragma once
 
@@ -28,6 +32,7 @@
 
 #include "ddiff/core/concepts.hpp"
 #include "ddiff/core/error.hpp"
+#include "ddiff/decoder/block_model.hpp"
 #include "ddiff/decoder/options.hpp"
 #include "ddiff/decoder/proposal.hpp"
 #include "ddiff/decoder/step_clock.hpp"
@@ -153,6 +158,20 @@ private:
         xt::xtensor<double, 2> unmask_confidence{};              // (B, L)
         double forward_seconds = 0.0;  // this step's
         generate_result res{};
+        std::vector<bool> stopped{};     // (B) rows that stopped at EOS
+        // Block diffusion (options.block): attention blocks of att rows from row 0; decode units
+        // of block_length from unit0 on; the current attention block [att_begin, att_end).
+        bool bd = false;
+        std::size_t att = 0, unit0 = 0, att_begin = 0, att_end = 0;
+        std::size_t last_forward_block = std::size_t(-1);
+        std::vector<model::kv_cache> bkv{};        // (B) the exact caches
+        std::vector<std::size_t> stored{};         // (B) rows [0, stored) finished and stored
+        std::vector<bool> boundary{};              // (B) the logits of row att_begin - 1 are in slot 0
+        std::vector<float> blogits{};              // (B, att + 1, V): compact rows read; index 0 = row att_begin - 1
+        std::vector<std::int32_t> slot{};          // (B, att + 1): compact index of row att_begin - 1 + k, or -1
+        std::vector<std::int64_t> positions{};     // (B, L) RoPE positions (pad_id)
+        std::vector<std::uint8_t> valid{};         // (B, L) keys that are not padding (pad_id)
+        std::vector<std::size_t> rows{};           // scratch
     };
 
     template <class Observer>
@@ -164,7 +183,7 @@ private:
             while (block_needs_step(st)) {
                 forward(st);
                 for (std::size_t b = 0; b < st.B; ++b) {
-                    if (st.res.cancelled[b] || !candidates(st, b)) continue;
+                    if (!live(st, b) || stop_if_all_eos(st, b) || !candidates(st, b)) continue;
                     const auto t0 = clock_t::now();
                     const step_info info = info_of(st, b);
                     propose(st, b, info);
@@ -176,6 +195,7 @@ private:
                 ++st.step;
                 ++st.res.steps;
             }
+            finish_block(st);
         }
         st.res.tokens = std::move(st.x);
         return std::move(st.res);
@@ -186,8 +206,13 @@ private:
     run_state start(token_batch x, std::size_t begin, std::size_t end, const generate_options& o) {
         const std::size_t B = x.shape(0), L = x.shape(1), V = model_->vocab_size();
         const std::size_t region = end > begin ? end - begin : 0;
-        const std::size_t bl = o.block_length == 0 ? region : o.block_length;
-        const std::size_t blocks = bl > 0 ? region / bl : 0;
+        const std::size_t att = o.block.enabled ? attention_block() : 0;
+        std::size_t bl = o.block_length == 0 ? (o.block.enabled ? att : region) : o.block_length;
+        // Block diffusion: decode units tile the canvas from row 0; the first one holds position
+        // `begin` (it may hold prompt tokens, which stay), the last one may end at the canvas end.
+        const std::size_t unit0 = o.block.enabled && bl > 0 ? begin / bl : 0;
+        std::size_t blocks = bl > 0 ? region / bl : 0;
+        if (o.block.enabled && bl > 0) blocks = end > begin ? (end + bl - 1) / bl - unit0 : 0;
         const bool adaptive = policy::adaptive(sampler_);
         const std::uint32_t per_block =
             blocks == 0 ? 1 : adaptive ? std::max<std::uint32_t>(1, o.steps / blocks) : o.steps / std::uint32_t(blocks);
@@ -197,8 +222,9 @@ private:
         st.reshapes = policy::reshapes(sampler_);
         st.B = B, st.L = L, st.V = V, st.begin = begin, st.end = end;
         st.block_length = bl, st.blocks = blocks;
+        st.bd = o.block.enabled, st.att = att, st.unit0 = unit0;
         st.mask = mask_token();
-        st.shift = policy::shift_logits(*model_);
+        st.shift = policy::shift_logits(*model_) || o.right_shift_logits;
         const reads r = policy::reads_of(remask_), s = policy::reads_of(sampler_);
         st.needs = {.probs = r.probs || s.probs, .logits = r.logits || s.logits, .entropy = r.entropy || s.entropy};
         if constexpr (!absorbing) {
@@ -225,6 +251,16 @@ private:
         st.unmask_confidence = xt::xtensor<double, 2>::from_shape({B, L});
         st.unmask_confidence.fill(-std::numeric_limits<double>::infinity());
         st.res.cancelled.assign(B, false);
+        st.res.length.assign(B, L);
+        st.stopped.assign(B, false);
+        if (st.bd) {
+            st.bkv.assign(B, model::kv_cache{});
+            st.stored.assign(B, 0);
+            st.boundary.assign(B, false);
+            st.blogits.assign(B * (att + 1) * V, 0.0f);
+            st.slot.assign(B * (att + 1), -1);
+            st.rows.reserve(att + 1);
+        }
         const std::size_t threads = pool(o).size();
         if (work_.size() < threads) work_.resize(threads);
         for (auto& w : work_) w.reserve(V);
@@ -237,7 +273,17 @@ private:
         detail::require(o.steps >= 1, who, "steps", o.steps, "at least 1");
         detail::require(st.end > st.begin, who, "gen_length", st.end - st.begin, "at least 1 position to generate");
         const std::size_t region = st.end - st.begin;
-        if (region % st.block_length != 0)
+        if (o.block.enabled) validate_block(st);
+        if (!o.block.enabled && o.cache == kv_cache_mode::block)
+            detail::fail(who, ": cache = block is the exact cache of a block-diffusion decode, expected "
+                              "block.enabled with a block-causal model (or cache = none / prefix / dual)");
+        if (o.stop_when_all_eos) {
+            if (o.eos_ids.empty()) detail::fail(who, ": stop_when_all_eos without eos_ids, expected the EOS ids");
+            if (o.block.enabled || o.cache == kv_cache_mode::dual)
+                detail::fail(who, ": stop_when_all_eos reads the logits of every masked position, expected a "
+                                  "bidirectional decode with cache = none or prefix (block diffusion: block.stop_at_eos)");
+        }
+        if (!o.block.enabled && region % st.block_length != 0)
             detail::fail(who, ": block_length = ", st.block_length, " does not divide the generated length ", region,
                          ", expected a divisor");
         if (!st.adaptive && o.steps % st.blocks != 0)
@@ -261,7 +307,7 @@ private:
         for (token_id v : st.x)
             detail::require(v >= 0 && static_cast<std::size_t>(v) < st.V, who, "token", v, "an id below vocab_size");
         if (st.B == 0) detail::fail<shape_error>(who, ": empty batch, expected at least one row");
-        if (o.cache != kv_cache_mode::none) {
+        if (o.cache == kv_cache_mode::prefix || o.cache == kv_cache_mode::dual) {
             if (!detail::has_kv_cache<Model>())
                 detail::fail(who, ": cache = ", name(o.cache),
                              " needs a model with a KV cache (forward_cached: LLaDA, Dream), expected cache = none");
@@ -271,7 +317,46 @@ private:
         }
     }
 
+    // The model's attention block (block diffusion), or a typed error for a model without one.
+    std::size_t attention_block() const {
+        if constexpr (detail::has_block_forward<Model>()) {
+            const std::size_t att = model_->block_length();
+            if (att == 0)
+                detail::fail("decoder: block diffusion needs block-causal attention, but the model's block length is 0 "
+                             "(bidirectional), expected a block-diffusion checkpoint (or set its block length)");
+            return att;
+        } else {
+            detail::fail("decoder: block diffusion needs a block-causal model with forward_block / forward_rows "
+                         "(SDAR, Fast-dLLM v2, a2d-qwen3, BD3-LM, the block LLaDA), expected block.enabled = false");
+        }
+    }
+
+    void validate_block(const run_state& st) const {
+        const char* who = "decoder";
+        const auto& o = st.o;
+        if constexpr (!absorbing) {
+            detail::fail(who, ": block diffusion needs an absorbing-noise model (masks to fill)");
+        } else {
+            if (st.att % st.block_length != 0)
+                detail::fail(who, ": block_length = ", st.block_length, " does not divide the model's attention block of ",
+                             st.att, " rows, expected a divisor (a sub-block) or 0");
+            if (o.cache != kv_cache_mode::none && o.cache != kv_cache_mode::block)
+                detail::fail(who, ": cache = ", name(o.cache), " with block diffusion, expected cache = block (exact) or none");
+            if (o.cfg_scale > 0.0) detail::fail(who, ": block diffusion with cfg_scale = ", o.cfg_scale, ", expected 0");
+            if (st.remasks)
+                detail::fail(who, ": the sampler '", sampler_name(), "' re-masks decoded tokens, which a finished "
+                                  "block's cached keys cannot follow, expected a sampler that does not re-mask");
+            if (o.block.stop_at_eos && o.eos_ids.empty())
+                detail::fail(who, ": block.stop_at_eos without eos_ids, expected the EOS ids to stop at");
+            if (o.block.pad_id >= 0 && static_cast<std::size_t>(o.block.pad_id) >= st.V)
+                detail::fail(who, ": block.pad_id = ", o.block.pad_id, ", expected an id below vocab_size or -1");
+            if (o.block.pad_id >= 0 && o.block.pad_id == st.mask)
+                detail::fail(who, ": block.pad_id equals the mask id ", st.mask, ", expected another id");
+        }
+    }
+
     void start_block(run_state& st) {
+        if (st.bd) return start_attention_block(st);
         st.block_begin = st.begin + st.block * st.block_length;
         st.block_end = st.block_begin + st.block_length;
         for (std::size_t b = 0; b < st.B; ++b) {
@@ -290,7 +375,7 @@ private:
         if (absorbing && !st.remasks) {
             bool any = false;
             for (std::size_t b = 0; b < st.B && !any; ++b)
-                for (std::size_t i = st.block_begin; i < st.block_end && !any && !st.res.cancelled[b]; ++i)
+                for (std::size_t i = st.block_begin; i < st.block_end && !any && live(st, b); ++i)
                     any = st.x(b, i) == st.mask;
             if (!any) return false;
         }
@@ -308,6 +393,19 @@ private:
     void forward(run_state& st) {
         const auto t0 = clock_t::now();
         for (std::size_t b = 0; b < st.B; ++b) st.alpha[b] = schedule_.alpha(st.clock.t(b));
+        if (st.bd) {
+            if (!(!policy::time_conditioned(*model_) && st.have_output && st.last_forward_block == st.block &&
+                  st.last_input == st.x)) {
+                forward_block_rows(st);
+                ++st.res.nfe;
+                st.last_input = st.x;
+                st.have_output = true;
+                st.last_forward_block = st.block;
+            }
+            st.forward_seconds = seconds_since(t0);
+            st.res.forward_seconds += st.forward_seconds;
+            return;
+        }
         // MDLM's ddpm_cache: a time-free model whose input did not change gives the same output.
         const bool reuse = !policy::time_conditioned(*model_) && st.o.cache == kv_cache_mode::none &&
                            st.have_output && st.last_input == st.x;
@@ -357,6 +455,169 @@ private:
                                        st.logits.data() + (b * L + first) * V);
             }
         }
+    }
+
+    // ---- block diffusion: the exact cache's phases ----
+
+    // The decode unit's attention block; the finished blocks before it are stored (one call per
+    // row on all of them: the prompt's whole blocks at the first block, SDAR's and Fast-dLLM
+    // v2's prefill), then the layout (pad_id) is fixed for the block, as dllm does.
+    void start_attention_block(run_state& st) {
+        st.block_begin = (st.unit0 + st.block) * st.block_length;
+        st.block_end = std::min(st.block_begin + st.block_length, st.L);
+        st.att_begin = st.block_begin / st.att * st.att;
+        st.att_end = std::min(st.att_begin + st.att, st.L);
+        for (std::size_t b = 0; b < st.B; ++b) {
+            std::size_t m = 0;
+            for (std::size_t i = st.block_begin; i < st.block_end; ++i) m += st.x(b, i) == st.mask;
+            st.masked_at_block_start[b] = m;
+        }
+        if (st.o.block.pad_id >= 0) set_layout(st);
+        store_up_to(st, st.att_begin);
+        st.clock.start_block();
+    }
+
+    // After a unit that ends its attention block: the eager store, then the EOS stop.
+    void finish_block(run_state& st) {
+        if (!st.bd || st.block_end != st.att_end) return;
+        if (st.o.block.commit == block_commit::eager) store_up_to(st, st.att_end);
+        if (!st.o.block.stop_at_eos) return;
+        for (std::size_t b = 0; b < st.B; ++b) {
+            if (!live(st, b)) continue;
+            for (std::size_t i = st.begin; i < st.att_end; ++i)
+                if (std::find(st.o.eos_ids.begin(), st.o.eos_ids.end(), st.x(b, i)) != st.o.eos_ids.end()) {
+                    st.stopped[b] = true;
+                    st.res.length[b] = st.att_end;
+                    break;
+                }
+        }
+    }
+
+    // One model call per live row stores rows [stored, upto) (upto a block boundary); with
+    // shifted logits it also gives the logits of row upto - 1, which predict position upto:
+    // Fast-dLLM v2's next token, dllm's right shift (slot 0 of the block's logits).
+    void store_up_to(run_state& st, std::size_t upto) {
+        if constexpr (detail::has_block_forward<Model>()) store_up_to_impl(st, upto);
+    }
+    void store_up_to_impl(run_state& st, std::size_t upto) {
+        const bool cached = st.o.cache == kv_cache_mode::block;
+        bool called = false;
+        for (std::size_t b = 0; b < st.B; ++b) {
+            if (!live(st, b) || st.stored[b] >= upto) continue;
+            const bool want = st.shift && upto < st.L && st.x(b, upto) == st.mask;
+            const std::size_t one[1] = {upto - 1};
+            const std::span<const std::size_t> rows(one, want ? 1 : 0);
+            float* out = st.blogits.data() + b * (st.att + 1) * st.V;
+            const std::span<const token_id> ids(st.x.data() + b * st.L, upto);
+            if (cached) {
+                detail::block_forward(*model_, ids, st.stored[b], upto - st.stored[b], layout(st, b), st.alpha[b],
+                                      st.bkv[b], true, rows, out);
+                called = true;
+            } else if (want) {  // uncached: a call only for the logits read
+                detail::rows_forward(*model_, ids, layout(st, b), st.alpha[b], rows, out);
+                called = true;
+            }
+            st.stored[b] = upto;
+            st.boundary[b] = want;
+            if (want && st.o.block.next_token) {
+                // Fast-dLLM v2: the argmax of the stored block's last row (raw logits).
+                std::size_t best = 0;
+                for (std::size_t v = 1; v < st.V; ++v)
+                    if (out[v] > out[best]) best = v;
+                st.x(b, upto) = static_cast<token_id>(best);
+                st.boundary[b] = false;
+            }
+        }
+        if (called) ++st.res.nfe;
+    }
+
+    // dllm _prepare_for_sampling: valid = x != pad_id; positions = cumsum(valid) - 1 (padding 0).
+    void set_layout(run_state& st) {
+        st.positions.resize(st.B * st.L);
+        st.valid.resize(st.B * st.L);
+        for (std::size_t b = 0; b < st.B; ++b) {
+            std::int64_t seen = 0;
+            for (std::size_t i = 0; i < st.L; ++i) {
+                const bool v = st.x(b, i) != st.o.block.pad_id;
+                st.valid[b * st.L + i] = v;
+                st.positions[b * st.L + i] = v ? seen++ : 0;
+            }
+        }
+    }
+    model::attention_layout layout(const run_state& st, std::size_t b) const {
+        if (st.o.block.pad_id < 0) return {nullptr, nullptr, st.att};
+        return {st.positions.data() + b * st.L, st.valid.data() + b * st.L, st.att};
+    }
+
+    // The step's call: per live row, the logits of exactly the rows its candidates read, with
+    // the exact cache (the attention block's rows against the stored ones) or without (the
+    // block-causal forward of the canvas up to the block's end).
+    void forward_block_rows(run_state& st) {
+        if constexpr (detail::has_block_forward<Model>()) forward_block_rows_impl(st);
+    }
+    void forward_block_rows_impl(run_state& st) {
+        const bool cached = st.o.cache == kv_cache_mode::block;
+        const std::size_t A = st.att + 1, V = st.V;
+        for (std::size_t b = 0; b < st.B; ++b) {
+            if (!live(st, b)) continue;
+            std::int32_t* slot = st.slot.data() + b * A;
+            std::fill(slot, slot + A, -1);
+            auto& rows = st.rows;
+            rows.clear();
+            for (std::size_t i = st.block_begin; i < st.block_end; ++i) {
+                if (st.given(b, i) || st.x(b, i) != st.mask) continue;
+                const std::size_t r = policy::logit_row(st.shift, i);
+                if (r < st.att_begin && cached) {
+                    if (!st.boundary[b])
+                        detail::fail("decoder: position ", i, " reads row ", r, " of a stored block whose logits were "
+                                     "not kept, expected a shifted model's block start to be stored first");
+                    slot[0] = 0;
+                    continue;
+                }
+                if (rows.empty() || rows.back() != r) rows.push_back(r);
+            }
+            float* out = st.blogits.data() + b * A * V;
+            const std::span<const token_id> ids(st.x.data() + b * st.L, st.att_end);
+            if (cached) {
+                for (std::size_t k = 0; k < rows.size(); ++k) slot[rows[k] - st.att_begin + 1] = std::int32_t(k + 1);
+                if (!rows.empty())  // every candidate reads a stored row: nothing to compute
+                    detail::block_forward(*model_, ids, st.att_begin, st.att_end - st.att_begin, layout(st, b), st.alpha[b],
+                                          st.bkv[b], false, rows, out + V);
+            } else if (!rows.empty()) {
+                // the row before the block, when read, is the first and takes compact index 0
+                const std::size_t skip = rows.front() + 1 == st.att_begin ? 0 : 1;
+                for (std::size_t k = 0; k < rows.size(); ++k)
+                    slot[rows[k] + 1 - st.att_begin] = std::int32_t(k + skip);
+                detail::rows_forward(*model_, ids, layout(st, b), st.alpha[b], rows, out + skip * V);
+            }
+        }
+    }
+
+    const float* block_row(const run_state& st, std::size_t b, std::size_t r) const {
+        const std::size_t A = st.att + 1;
+        const std::int32_t k = st.slot[b * A + (r + 1 - st.att_begin)];
+        return st.blogits.data() + (b * A + static_cast<std::size_t>(k)) * st.V;
+    }
+
+    // stop_when_all_eos: the row stops when the argmax of every masked position left in the
+    // generated region is an EOS id; they are filled with it.
+    bool stop_if_all_eos(run_state& st, std::size_t b) {
+        if (!st.o.stop_when_all_eos) return false;
+        auto& w = work_[0];
+        const std::span<double> l(w.logits.data(), st.V);
+        const step_info info = info_of(st, b);
+        std::vector<std::pair<std::size_t, token_id>> fill;
+        for (std::size_t i = st.block_begin; i < st.end; ++i) {
+            if (st.given(b, i) || st.x(b, i) != st.mask) continue;
+            load_logits(st, b, i, info, l);
+            const auto v = static_cast<token_id>(argmax(std::span<const double>(l)));
+            if (std::find(st.o.eos_ids.begin(), st.o.eos_ids.end(), v) == st.o.eos_ids.end()) return false;
+            fill.push_back({i, v});
+        }
+        if (fill.empty()) return false;
+        for (auto [i, v] : fill) st.x(b, i) = v;
+        st.stopped[b] = true;
+        return true;
     }
 
     // ---- candidates: the positions of row b's block to decide on ----
@@ -450,11 +711,13 @@ private:
     }
 
     // The logits every policy sees at position i: the model's row (shifted for Dream), CFG,
-    // EOS suppression, the remask's fusion, and (absorbing) never the mask itself (MDLM's SUBS
+    // EOS suppression, the remask's fusion, and (absorbing, unless keep_mask_logit) never the mask itself (MDLM's SUBS
     // "zero masking probability").
     void load_logits(const run_state& st, std::size_t b, std::size_t i, const step_info& info, std::span<double> l) {
         const std::size_t V = st.V, r = policy::logit_row(st.shift, i);
         const logit_type* row = st.logits.data() + (b * st.L + r) * V;
+        if constexpr (std::is_same_v<logit_type, float>)
+            if (st.bd) row = block_row(st, b, r);
         if (st.o.cfg_scale > 0.0) {
             // LLaDA's unsupervised CFG: l_u + (w + 1)(l_c - l_u).
             const logit_type* row_u = st.logits_u.data() + (b * st.L + r) * V;
@@ -466,7 +729,8 @@ private:
         if (st.o.suppress_eos)
             for (token_id e : st.o.eos_ids) l[static_cast<std::size_t>(e)] = -std::numeric_limits<double>::infinity();
         if constexpr (requires { remask_.fuse_logits(b, i, l, info); }) remask_.fuse_logits(b, i, l, info);
-        if constexpr (absorbing) l[static_cast<std::size_t>(st.mask)] = -std::numeric_limits<double>::infinity();
+        if constexpr (absorbing)
+            if (!st.o.keep_mask_logit) l[static_cast<std::size_t>(st.mask)] = -std::numeric_limits<double>::infinity();
     }
 
     // ---- commit: the sampler decides ----
@@ -514,8 +778,11 @@ private:
 
     // ---- helpers ----
 
+    static bool live(const run_state& st, std::size_t b) { return !st.res.cancelled[b] && !st.stopped[b]; }
     static std::size_t active_rows(const run_state& st) {
-        return static_cast<std::size_t>(std::count(st.res.cancelled.begin(), st.res.cancelled.end(), false));
+        std::size_t n = 0;
+        for (std::size_t b = 0; b < st.B; ++b) n += live(st, b);
+        return n;
     }
     static counter_rng rng(const generate_options& o, std::size_t b) {
         return o.seeds.empty() ? counter_rng(o.seed, b) : counter_rng(o.seeds[b], 0);

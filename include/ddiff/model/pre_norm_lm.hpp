@@ -20,13 +20,6 @@
 
 namespace ddiff::model {
 
-// How one sequence is attended (docs/notes/block-diffusion.md gives each reference's choice).
-struct attention_layout {
-    const std::int64_t* positions = nullptr;  // (T) RoPE positions; nullptr = 0..T-1
-    const std::uint8_t* key_valid = nullptr;  // (T) 0 = a padding key no query attends to; nullptr = all valid
-    std::size_t block_length = 0;             // > 0: block-causal, blocks of this many rows counted from row 0
-};
-
 template <class Arch = simd::default_arch>
 class pre_norm_lm {
 public:

@@ -38,6 +38,7 @@ decode_result run_decode(Model& model, decode_job job, sampler_for<Model> sample
     r.forward_seconds = g.forward_seconds;
     r.select_seconds = g.select_seconds;
     r.cancelled = std::move(g.cancelled);
+    r.length = std::move(g.length);
     return r;
 }
 

@@ -32,6 +32,7 @@ struct model_info {
     std::vector<token_id> eos_ids = {};  // the checkpoint's end-of-sequence ids (generation_config.json, ...)
     bool shift_logits = false, time_conditioned = false, kv_cache = false;
     std::size_t max_length = 0;  // longest sequence the model accepts (0: any)
+    std::size_t block_length = 0;  // block-causal attention with blocks of this many rows (0: bidirectional)
 };
 
 struct chat_turn {
@@ -74,6 +75,16 @@ public:
     virtual void denoise(const token_batch& x, std::span<const double> alpha, xt::xtensor<float, 3>& out) = 0;
     virtual void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, model::kv_cache& cache,
                                 float* out) = 0;
+    // Block-diffusion models (info().block_length > 0): the exact block cache and rows-only
+    // logits (decoder/block_model.hpp); the others throw.
+    virtual void forward_block(std::span<const token_id>, std::size_t, std::size_t, const model::attention_layout&,
+                               model::kv_cache&, bool, std::span<const std::size_t>, float*) {
+        ddiff::detail::fail("block diffusion needs a block-causal model; this one is ", info().kind);
+    }
+    virtual void forward_rows(std::span<const token_id>, const model::attention_layout&, std::span<const std::size_t>,
+                              float*) {
+        ddiff::detail::fail("block diffusion needs a block-causal model; this one is ", info().kind);
+    }
 };
 
 class any_model {
@@ -100,6 +111,17 @@ public:
     void forward_cached(std::span<const token_id> ids, std::size_t first, std::size_t count, cache_type& cache,
                         float* out) {
         impl_->forward_cached(ids, first, count, cache, out);
+    }
+    // Block diffusion (the decoder's block mode): 0 for a bidirectional model.
+    std::size_t block_length() const { return info().block_length; }
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count,
+                       const model::attention_layout& layout, cache_type& cache, bool commit,
+                       std::span<const std::size_t> rows, float* out) {
+        impl_->forward_block(ids, first, count, layout, cache, commit, rows, out);
+    }
+    void forward_rows(std::span<const token_id> ids, const model::attention_layout& layout,
+                      std::span<const std::size_t> rows, float* out) {
+        impl_->forward_rows(ids, layout, rows, out);
     }
 
 private:

@@ -12,6 +12,7 @@
 #include "ddiff/runtime/families/dit.hpp"
 #include "ddiff/runtime/families/dream.hpp"
 #include "ddiff/runtime/families/llada.hpp"
+#include "ddiff/runtime/families/qwen.hpp"
 
 namespace ddiff::runtime {
 
@@ -20,7 +21,8 @@ inline std::span<const checkpoint_family> builtin_families() {
         std::vector<checkpoint_family> v;
         for (auto table : {std::span<const checkpoint_family>(families::llada),
                            std::span<const checkpoint_family>(families::dream),
-                           std::span<const checkpoint_family>(families::dit)})
+                           std::span<const checkpoint_family>(families::dit),
+                           std::span<const checkpoint_family>(families::qwen)})
             v.insert(v.end(), table.begin(), table.end());
         return v;
     }();

@@ -75,6 +75,9 @@ struct decode_options {
     bool suppress_eos = false;
     bool eos_last = false;
     std::size_t max_steps_per_block = 0;
+    std::size_t max_new_tokens = 0;  // block-diffusion models: the budget (0: length)
+    std::size_t sub_block = 0;       // block-diffusion models: decode units inside a block (0: the block)
+    bool eos_stop = false;           // bidirectional models: stop when every masked position proposes EOS
     policy_params params;
 
     template <class V>
@@ -88,11 +91,15 @@ struct decode_options {
                      .choices = sampler_names()},
           sampler);
         v(field_info{"length", "N", "number of positions to generate", 1.0, 1 << 20}, length);
-        v(field_info{"steps", "N", "denoising steps (a multiple of the number of blocks)", 1.0, 1 << 20}, steps);
+        v(field_info{"steps", "N", "denoising steps (a multiple of the number of blocks; per block for block-diffusion "
+                                   "models)",
+                     1.0, 1 << 20},
+          steps);
         v(field_info{"block_length", "N", "semi-autoregressive block length (0 = one block)", 0.0, 1 << 20}, block_length);
         v(field_info{.name = "cache", .meta = "MODE",
-                     .help = "Fast-dLLM KV cache for LLaDA / Dream models (approximate; docs/decoder.md)",
-                     .choices = {"none", "prefix", "dual"}},
+                     .help = "Fast-dLLM KV cache for LLaDA / Dream models (approximate), or block: the exact cache "
+                             "of block-diffusion models (SDAR, Fast-dLLM v2, BD3-LM; docs/decoder.md)",
+                     .choices = {"none", "prefix", "dual", "block"}},
           cache);
         v(field_info{"temperature", "T", "sampling temperature (0 = greedy)", 0.0, 1e6}, temperature);
         v(field_info{"top_k", "K", "keep the K most likely tokens (0 = off)", 0.0, 1 << 30}, top_k);
@@ -110,6 +117,17 @@ struct decode_options {
         v(field_info{"max_steps_per_block", "N", "adaptive step rules: steps a block may take (0 = its length)", 0.0,
                      1 << 20},
           max_steps_per_block);
+        v(field_info{"max_new_tokens", "N", "block-diffusion models: at most N new tokens, block after block, stopping "
+                                            "after the block where EOS appears (0 = --length)",
+                     0.0, 1 << 20},
+          max_new_tokens);
+        v(field_info{"sub_block", "N", "block-diffusion models: decode each block in sub-blocks of N (Fast-dLLM v2's "
+                                       "small_block_size; 0 = the whole block)",
+                     0.0, 1 << 20},
+          sub_block);
+        v(field_info{"eos_stop", "", "bidirectional models: stop when the top proposal of every masked position left "
+                                     "is an EOS id (they are filled with it)"},
+          eos_stop);
         params.for_each_field(v);
     }
 
@@ -138,7 +156,10 @@ struct decode_options {
     }
 
     kv_cache_mode cache_mode() const {
-        return cache == "prefix" ? kv_cache_mode::prefix : cache == "dual" ? kv_cache_mode::dual : kv_cache_mode::none;
+        return cache == "prefix" ? kv_cache_mode::prefix
+               : cache == "dual"  ? kv_cache_mode::dual
+               : cache == "block" ? kv_cache_mode::block
+                                  : kv_cache_mode::none;
     }
 
     // The library's options for one decode (the prompt and rows are the caller's).
@@ -159,6 +180,7 @@ struct decode_options {
         g.eos_ids = eos_ids;
         g.max_steps_per_block = max_steps_per_block;
         g.cache = cache_mode();
+        g.stop_when_all_eos = eos_stop;
         return g;
     }
 };

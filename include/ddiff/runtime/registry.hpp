@@ -35,7 +35,7 @@ struct policy_params {
 
     template <class V>
     void for_each_field(V&& v) {
-        v(field_info{"threshold", "TAU", "confidence threshold of threshold, dinfer_threshold, dinfer_hierarchical, klass",
+        v(field_info{"threshold", "TAU", "confidence threshold of threshold, dinfer_threshold, dinfer_hierarchical, klass, sdar_dynamic",
                      0.0, 1.0},
           threshold);
         v(field_info{"low_threshold", "TAU", "per-run threshold of dinfer_hierarchical", 0.0, 1.0}, low_threshold);
@@ -92,6 +92,10 @@ DDIFF_POLICY(sampler::schedule_count<false>, "dllm: the schedule's expected coun
 DDIFF_POLICY(sampler::schedule_count<true>, "dllm: a Binomial count per step", sampler::schedule_count<true>{});
 DDIFF_POLICY(sampler::ancestral, "MDLM: the exact absorbing posterior", sampler::ancestral{});
 DDIFF_POLICY(sampler::threshold, "Fast-dLLM: the best and every score >= --threshold", sampler::threshold(k.threshold));
+DDIFF_POLICY(sampler::sdar_static, "SDAR: L // steps (+1 early) best scores per step, L the block length",
+             sampler::sdar_static(k.threshold));
+DDIFF_POLICY(sampler::sdar_dynamic, "SDAR: every score > --threshold if that many, else sdar_static's count",
+             sampler::sdar_dynamic(k.threshold));
 DDIFF_POLICY(sampler::factor, "Fast-dLLM: the factor rule (--factor)", sampler::factor(k.factor));
 DDIFF_POLICY(sampler::entropy_bounded, "EB-sampler: entropy budget --gamma", sampler::entropy_bounded(k.gamma));
 DDIFF_POLICY(sampler::first_hitting, "first-hitting: one exact token per model call", sampler::first_hitting{});
@@ -129,7 +133,7 @@ using absorbing_samplers =
               sampler::ancestral, sampler::threshold, sampler::factor, sampler::entropy_bounded, sampler::first_hitting,
               sampler::maskgit, sampler::dinfer_threshold, sampler::dinfer_hierarchical, sampler::remdm_cap,
               sampler::remdm_rescale, sampler::remdm_conf, sampler::remdm_loop, sampler::sedd_euler<>,
-              sampler::sedd_analytic<>>;
+              sampler::sedd_analytic<>, sampler::sdar_static, sampler::sdar_dynamic>;
 using uniform_samplers = type_list<sampler::duo, sampler::duo_greedy, sampler::sedd_euler<noise_kind::uniform>,
                                    sampler::sedd_analytic<noise_kind::uniform>>;
 

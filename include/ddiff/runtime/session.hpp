@@ -60,6 +60,8 @@ struct decode_result {
     std::size_t nfe = 0, steps = 0;
     double seconds = 0.0, forward_seconds = 0.0, select_seconds = 0.0;
     std::vector<bool> cancelled;
+    std::vector<std::size_t> length;  // (rows) positions decoded (less than the canvas after an EOS stop)
+    std::size_t budget = 0;           // new tokens asked for (--max-new-tokens / --length)
 };
 
 // What run_decode needs besides the model and the step rule.
@@ -109,13 +111,32 @@ inline void validate(const model_info& info, decode_request& r) {
             check_ids(r.canvas ? field_info{.name = "infill"} : prompt, row, info.vocab);
         }
     }
-    if (r.options.cache_mode() != kv_cache_mode::none && !info.kv_cache)
+    if (info.block_length == 0 && (r.options.cache == "block" || r.options.max_new_tokens || r.options.sub_block))
+        throw option_error(r.options.cache == "block" ? "cache" : r.options.max_new_tokens ? "max_new_tokens" : "sub_block",
+                           r.options.cache == "block" ? "block"
+                           : r.options.max_new_tokens ? std::to_string(r.options.max_new_tokens)
+                                                      : std::to_string(r.options.sub_block),
+                           "a block-diffusion model (SDAR, Fast-dLLM v2, BD3-LM); this " + info.kind +
+                               " model attends bidirectionally");
+    if (info.block_length > 0) {
+        if (r.options.cache == "prefix" || r.options.cache == "dual")
+            throw option_error("cache", r.options.cache, "block (the exact cache of this block-diffusion model) or none");
+        if (r.canvas) throw option_error("infill", "", "a bidirectional model (block diffusion decodes left to right)");
+        if (r.options.sub_block && info.block_length % r.options.sub_block != 0)
+            throw option_error("sub_block", std::to_string(r.options.sub_block),
+                               "a divisor of the model's block length " + std::to_string(info.block_length));
+        if (r.options.eos_ids.empty()) r.options.eos_ids = info.eos_ids;
+    }
+    if ((r.options.cache_mode() == kv_cache_mode::prefix || r.options.cache_mode() == kv_cache_mode::dual) &&
+        !info.kv_cache)
         throw option_error("cache", r.options.cache,
                            "none: this " + info.kind + " model has no KV cache (needs a model with a KV cache: "
                            "LLaDA, Dream)");
-    const std::size_t len = (r.canvas ? r.canvas->size() : r.prompt.size() + r.options.length);
+    const bool budget = info.block_length > 0 && r.options.max_new_tokens > 0;
+    const std::size_t len =
+        r.canvas ? r.canvas->size() : r.prompt.size() + (budget ? r.options.max_new_tokens : r.options.length);
     if (info.max_length && len > info.max_length)
-        throw option_error("length", std::to_string(len),
+        throw option_error(budget ? "max_new_tokens" : "length", std::to_string(len),
                            "at most " + std::to_string(info.max_length) + " positions in all (the model's maximum)");
 }
 
@@ -154,6 +175,13 @@ public:
                        .callback = callback ? &callback : nullptr};
         const std::size_t rows = std::max<std::size_t>(1, r.seeds.size());
         job.options.seeds = r.seeds;
+        const std::size_t budget = r.options.max_new_tokens ? r.options.max_new_tokens : r.options.length;
+        if (info_.block_length > 0) block_settings(job.options, r, budget);
+        if (job.options.stop_when_all_eos && job.options.eos_ids.empty()) {
+            if (info_.eos_ids.empty())
+                throw option_error("eos_stop", "", "the EOS ids to stop at (--eos-ids; this model's files name none)");
+            job.options.eos_ids = info_.eos_ids;
+        }
         const auto& src = r.canvas ? *r.canvas : r.prompt;
         job.infill = r.canvas.has_value();
         job.canvas = xt::zeros<token_id>({rows, src.size()});
@@ -167,11 +195,33 @@ public:
                       : run_decode<any_model>(*absorbing_, std::move(job),
                                               any_absorbing_sampler::make(r.options.sampler, r.options.params));
         res.prompt_length = r.canvas ? 0 : r.prompt.size();
+        res.budget = r.canvas ? 0 : budget;
         res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return res;
     }
 
 private:
+    // A block-diffusion checkpoint decodes as its reference does (docs/notes/block-diffusion.md):
+    // whole blocks from position 0 for `budget` new tokens (Fast-dLLM v2: budget / L blocks after
+    // the prompt's, and the next token of the last update call), --steps per block, stopping after
+    // the block where an EOS id appears; SDAR and BD3-LM store each finished block at once,
+    // Fast-dLLM v2 when the next block needs it (with its next token).
+    void block_settings(generate_options& g, const decode_request& r, std::size_t budget) const {
+        const std::size_t L = info_.block_length, P = r.prompt.size();
+        const bool fast = info_.kind == "Fast_dLLM_Qwen";
+        g.block.enabled = true;
+        g.block.commit = fast ? block_commit::lazy : block_commit::eager;
+        g.block.next_token = fast;
+        g.block.stop_at_eos = !g.eos_ids.empty();
+        g.keep_mask_logit = info_.kind != "bd3lm";  // the Qwen family's softmax spans the mask; BD3-LM's SUBS does not
+        g.block_length = r.options.sub_block;
+        std::size_t end = fast ? (budget / L + P / L) * L + 1 : (P + budget + L - 1) / L * L;
+        if (end <= P) end = P + 1;
+        g.gen_length = end - P;
+        const std::size_t u = r.options.sub_block ? r.options.sub_block : L;
+        g.steps = static_cast<std::uint32_t>(r.options.steps * ((end + u - 1) / u - P / u));
+    }
+
     model_info info_;
     std::unique_ptr<any_model> absorbing_;
     std::unique_ptr<uniform_model> uniform_;

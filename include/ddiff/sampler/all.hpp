@@ -12,6 +12,7 @@
 #include "ddiff/sampler/maskgit.hpp"
 #include "ddiff/sampler/remdm.hpp"
 #include "ddiff/sampler/schedule_count.hpp"
+#include "ddiff/sampler/sdar.hpp"
 #include "ddiff/sampler/sedd_analytic.hpp"
 #include "ddiff/sampler/sedd_euler.hpp"
 #include "ddiff/sampler/threshold.hpp"

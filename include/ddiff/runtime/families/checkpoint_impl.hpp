@@ -6,6 +6,7 @@
 #include <span>
 #include <utility>
 
+#include "ddiff/decoder/block_model.hpp"
 #include "ddiff/model/kv_cache.hpp"
 #include "ddiff/model/weights.hpp"
 #include "ddiff/runtime/checkpoint.hpp"
@@ -34,6 +35,24 @@ public:
             info_.max_length = m_.config().max_positions;
         else if constexpr (requires { m_.config().model_length; })
             info_.max_length = m_.config().model_length;
+        if constexpr (ddiff::detail::has_block_forward<M>()) info_.block_length = m_.block_length();
+    }
+    // Block diffusion (decoder/block_model.hpp); alpha 1 (sigma 0): the block models ddiff opens
+    // (SDAR, Fast-dLLM v2, a2d-qwen3, BD3-LM) are not time-conditioned.
+    void forward_block(std::span<const token_id> ids, std::size_t first, std::size_t count,
+                       const model::attention_layout& layout, model::kv_cache& cache, bool commit,
+                       std::span<const std::size_t> rows, float* out) override {
+        if constexpr (ddiff::detail::has_block_forward<M>())
+            ddiff::detail::block_forward(m_, ids, first, count, layout, 1.0, cache, commit, rows, out);
+        else
+            model_impl::forward_block(ids, first, count, layout, cache, commit, rows, out);
+    }
+    void forward_rows(std::span<const token_id> ids, const model::attention_layout& layout,
+                      std::span<const std::size_t> rows, float* out) override {
+        if constexpr (ddiff::detail::has_block_forward<M>())
+            ddiff::detail::rows_forward(m_, ids, layout, 1.0, rows, out);
+        else
+            model_impl::forward_rows(ids, layout, rows, out);
     }
     const model_info& info() const override { return info_; }
     thread_pool& pool() override { return m_.pool(); }

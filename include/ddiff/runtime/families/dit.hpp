@@ -1,5 +1,5 @@
-// The DiT of MDLM / SEDD / BD3-LM (kuleshov-group's Hugging Face layouts: model_type "mdlm", or
-// a SEDD config with a "model" section) as checkpoint families of the run-time front end.
+// The DiT of MDLM / SEDD / BD3-LM (kuleshov-group's Hugging Face layouts: model_type "mdlm" or
+// "bd3lm" (block-causal: block diffusion), or a SEDD config with a "model" section) as checkpoint families of the run-time front end.
 #pragma once
 
 #include "ddiff/model/dit.hpp"
@@ -12,6 +12,7 @@ inline std::unique_ptr<model_impl> open_dit(const std::filesystem::path& p, cons
     return wrap(model::dit<>::load(p, load_options_for(o)), i);
 }
 
-inline constexpr checkpoint_family dit[] = {{"safetensors", "mdlm", &open_dit}, {"safetensors", "sedd", &open_dit}};
+inline constexpr checkpoint_family dit[] = {
+    {"safetensors", "mdlm", &open_dit}, {"safetensors", "sedd", &open_dit}, {"safetensors", "bd3lm", &open_dit}};
 
 }  // namespace ddiff::runtime::families
