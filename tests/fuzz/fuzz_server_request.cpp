@@ -46,7 +46,7 @@ public:
         }
         return s;
     }
-    std::string piece(token_id id) const override { return decode(std::span<const token_id>(&id, 1), -1, false); }
+    std::string piece(token_id id) const override { return decode(std::span<const token_id>(&id, 1), -1, false, false); }
     std::string describe() const override { return "fuzz codec"; }
     bool has_chat_template() const override { return true; }
     std::string chat(std::span<const runtime::chat_turn> turns, bool add_generation_prompt) const override {
@@ -89,7 +89,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         r = serve::parse_request(kind, body, facts(), lim, 7);
     } catch (const serve::api_error& e) {
         if (e.status != 400 && e.status != 404 && e.status != 422) __builtin_trap();
-        if (e.message.empty() || e.message.find("/secret/path") != std::string::npos) __builtin_trap();
+        // The model's path never shows; a request may echo its own text (an unknown key) back.
+        if (e.message.empty() ||
+            (e.message.find("/secret/path") != std::string::npos && body.find("/secret/path") == std::string_view::npos))
+            __builtin_trap();
         return 0;
     }
     // Accepted: within the limits, and valid as it stands.
