@@ -34,9 +34,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "child_process.hpp"
 #include "ddiff/io/tokenizer/tokenizer.hpp"
 
 extern char** environ;
+
+using ddiff::bench::run_child;
 
 namespace {
 
@@ -129,46 +132,6 @@ void BM_encode_ddiff_lines(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
     state.counters["MB_s"] = benchmark::Counter(static_cast<double>(text.size()) / 1e6, benchmark::Counter::kIsIterationInvariantRate);
     state.SetLabel("ddiff " + family + " one call per verse, ids " + fnv1a64(ids));
-}
-
-// Runs argv with `env` and returns its stdout ("" on failure, with the reason in err).
-std::string run_child(const std::vector<std::string>& args, const std::vector<std::string>& env, std::string& err) {
-    int out[2];
-    if (pipe(out) != 0) {
-        err = "pipe failed";
-        return {};
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_addclose(&fa, out[0]);
-    posix_spawn_file_actions_addclose(&fa, out[1]);
-    std::vector<char*> av, ev;
-    for (const auto& a : args) av.push_back(const_cast<char*>(a.c_str()));
-    av.push_back(nullptr);
-    for (const auto& e : env) ev.push_back(const_cast<char*>(e.c_str()));
-    ev.push_back(nullptr);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, av[0], &fa, nullptr, av.data(), ev.data());
-    posix_spawn_file_actions_destroy(&fa);
-    close(out[1]);
-    std::string text;
-    if (rc == 0) {
-        char buf[65536];
-        for (ssize_t n; (n = read(out[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-    }
-    close(out[0]);
-    if (rc != 0) {
-        err = std::string("cannot start ") + av[0] + ": " + std::strerror(rc);
-        return {};
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        err = "hf_bench.mjs failed (status " + std::to_string(status) + "); its stderr is above";
-        return {};
-    }
-    return text;
 }
 
 nlohmann::json run_hf(const std::string& family, const std::string& mode, int reps, std::string& err) {
