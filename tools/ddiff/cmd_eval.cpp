@@ -49,7 +49,8 @@ public:
     const char* summary() const override {
         return "The masked-diffusion negative ELBO of a text in bits per character, by Monte Carlo over\n"
                "masks (LLaDA's get_log_likelihood estimator), with its standard error. The text is cut into\n"
-               "windows of --window characters, each an independent sequence.";
+               "windows of --window characters, each an independent sequence. For a block-diffusion model\n"
+               "(block-causal attention) it is BD3-LM's bound: per block, given the clean blocks before it.";
     }
     void fields(const field_visitor& v) override {
         visit_fields(model_, v);
@@ -87,7 +88,7 @@ public:
         std::vector<std::size_t> chosen;
         for (std::size_t w = 0; w < windows; w += args_.window_step) chosen.push_back(w);
         double nats = 0.0, var = 0.0;
-        std::size_t chars = 0, done = 0;
+        std::size_t chars = 0, done = 0, block = 0;
         progress_bar bar(!args_.no_progress);
         const auto start = std::chrono::steady_clock::now();
         for (std::size_t w : chosen) {
@@ -98,6 +99,7 @@ public:
                                              bar.update((double(done) + double(k) / double(n)) / double(chosen.size()),
                                                         done, chosen.size());
                                          });
+            block = est.block_length;
             nats += est.nats;
             var += est.standard_error * est.standard_error;
             chars += hi - lo;
@@ -105,9 +107,11 @@ public:
         }
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const double bpc = nats / (double(chars) * std::log(2.0)), se = std::sqrt(var) / (double(chars) * std::log(2.0));
-        std::printf("nelbo %.4f bits/char (standard error %.4f), %zu chars in %zu window(s) of %zu, %zu samples each\n",
+        std::printf("nelbo %.4f bits/char (standard error %.4f), %zu chars in %zu window(s) of %zu, %zu samples each",
                     bpc, se, chars, chosen.size(), args_.window, eo.mc_num);
-        std::fprintf(stderr, "ddiff eval: %.1f s, %zu model calls\n", secs, chosen.size() * eo.mc_num);
+        if (block) std::printf(", block-diffusion bound (blocks of %zu)", block);
+        std::printf("\n");
+        std::fprintf(stderr, "ddiff eval: %.1f s\n", secs);
         return 0;
     }
 
@@ -118,11 +122,32 @@ private:
         const auto t = f.tensor("t").to_f64<1>();
         const auto idv = f.tensor("input_ids").to_i64<1>();
         std::vector<token_id> ids(idv.begin(), idv.end());
+        if (masks.shape(1) != ids.size() || t.size() != masks.shape(0))
+            throw ddiff::format_error("ddiff eval: " + args_.masks + ": masks [" + std::to_string(masks.shape(0)) + ", " +
+                                     std::to_string(masks.shape(1)) + "] and t [" + std::to_string(t.size()) +
+                                     "], expected masks [n, " + std::to_string(ids.size()) + "] and t [n]");
+        // Block-diffusion dumps score sample j on the canvas prefix of prefix[j] tokens.
+        std::vector<std::size_t> prefix(masks.shape(0), ids.size());
+        if (f.contains("prefix")) {
+            const auto pv = f.tensor("prefix").to_i64<1>();
+            if (pv.size() != prefix.size())
+                throw ddiff::format_error("ddiff eval: " + args_.masks + ": prefix has " + std::to_string(pv.size()) +
+                                         " entries, expected one per mask (" + std::to_string(prefix.size()) + ")");
+            for (std::size_t j = 0; j < prefix.size(); ++j) {
+                if (pv(j) < 1 || std::size_t(pv(j)) > ids.size())
+                    throw ddiff::format_error("ddiff eval: " + args_.masks + ": prefix[" + std::to_string(j) + "] = " +
+                                             std::to_string(pv(j)) + ", expected a length in [1, " +
+                                             std::to_string(ids.size()) + "]");
+                prefix[j] = std::size_t(pv(j));
+            }
+        }
         double sum = 0.0;
         std::vector<std::uint8_t> mask(ids.size());
         for (std::size_t j = 0; j < masks.shape(0); ++j) {
             for (std::size_t i = 0; i < ids.size(); ++i) mask[i] = std::uint8_t(masks(j, i) != 0);
-            const double loss = masked_sample_loss(m, ids, mask, t(j));
+            const std::size_t n = prefix[j];
+            const double loss = masked_sample_loss(m, std::span<const token_id>(ids).first(n),
+                                                   std::span<const std::uint8_t>(mask).first(n), t(j));
             std::printf("sample %zu: %.9g nats\n", j, loss);
             sum += loss;
         }

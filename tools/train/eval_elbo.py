@@ -10,6 +10,12 @@
 #     random permutation; t_j = x_j / l;
 #     loss_j = sum_{masked i} CE(logits_i, token_i) / t_j           [nats for the sequence]
 #   estimate = mean_j loss_j over all --mc-num samples (128 = LLaDA's default, batch 16).
+# A block-diffusion checkpoint (config key "block_size" = B > 0, tools/train/train.py --objective
+# bd3lm) gets BD3-LM's block NELBO instead: the sum over blocks k of the masked-diffusion bound of
+# block k given the clean blocks before it; block k (l_k positions) gets the estimator above on its
+# own (counts x_{j,k}, t_{j,k} = x_{j,k} / l_k), scored by a forward of the prefix x^{<k} (clean) +
+# x_t^k under the block-causal mask; loss_j = sum_k loss_{j,k}.  (The training script's held-out
+# loss is the continuous-time form of the same bound: per block t ~ U(0,1), Bernoulli masks.)
 # A text longer than --window characters is cut into consecutive windows (the last one may be
 # shorter); each window is an independent sequence, the window estimates are summed and
 # divided by the number of characters.  Standard error: from the --mc-num/--batch-size
@@ -20,6 +26,9 @@
 # --dump-masks FILE writes, for window --dump-window, the exact inputs of the estimate:
 #   masks U8 [n, l] (1 = masked), t F64 [n], loss_nats F64 [n] (per-sample loss_j),
 #   input_ids I64 [l]; __metadata__ holds mask_token_id, the estimate and the settings.
+#   For a block-diffusion model one row per (sample, block): masks U8 [n * nb, l] (the masked
+#   positions of that block), t, loss_nats (loss_{j,k}) and prefix I64 [n * nb] (the forward's
+#   length: the end of block k).
 #   Per-sample loss_j is accumulated in float64 from float32 cross-entropies
 #   CE_i = logsumexp(logits_i) - logits_i[token_i] of float32 logits.
 #
@@ -84,6 +93,43 @@ def window_estimate(model, ids, mask_id, mc_num, bs, gen):
             torch.tensor(batch_means, dtype=torch.float64))
 
 
+def block_causal(T, B):
+    """bool [T, T], True = attend: row q sees keys of its own block and the blocks before it."""
+    q = torch.arange(T)[:, None] // B
+    k = torch.arange(T)[None, :] // B
+    return k <= q
+
+
+def block_window_estimate(model, ids, mask_id, mc_num, bs, gen, B):
+    """Block NELBO: per-sample losses (nats, summed over blocks), per-(sample, block) rows for a
+    dump, and the mini-batch means."""
+    l = ids.shape[0]
+    losses, rows, batch_means = [], [], []
+    for _ in range(mc_num // bs):
+        tot = torch.zeros(bs, dtype=torch.float64)
+        for lo in range(0, l, B):
+            hi = min(l, lo + B)
+            lb = hi - lo
+            x = llada_mask_counts(lb, bs, gen)
+            m = torch.zeros(bs, l, dtype=torch.bool)
+            for j in range(bs):
+                perm = torch.randperm(lb, generator=gen)
+                m[j, lo + perm[:int(x[j])]] = True
+            noisy = torch.where(m[:, :hi], torch.full((bs, hi), mask_id, dtype=torch.long), ids[None, :hi].expand(bs, hi))
+            with torch.no_grad():
+                logits = model(noisy, attn_mask=block_causal(hi, B)).float()
+            t = x.double() / lb
+            for j in range(bs):
+                mj = m[j, :hi]
+                ce = F.cross_entropy(logits[j][mj], ids[:hi][mj], reduction="none").double()
+                lj = float(ce.sum() / t[j])
+                tot[j] += lj
+                rows.append((m[j].clone(), float(t[j]), lj, hi))
+        losses += tot.tolist()
+        batch_means.append(float(tot.mean()))
+    return torch.tensor(losses, dtype=torch.float64), rows, torch.tensor(batch_means, dtype=torch.float64)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "kjv-char"))
@@ -123,6 +169,7 @@ def main():
     vocab = json.load(open(os.path.join(a.model, "vocab.json"), encoding="utf-8"))
     cfg = json.load(open(os.path.join(a.model, "config.json")))
     mask_id = cfg["mask_token_id"]
+    B = int(cfg.get("block_size", 0) or 0)
     bad = sorted(set(text) - set(vocab))
     if bad:
         sys.exit(f"characters not in the vocabulary: {bad!r}")
@@ -138,7 +185,10 @@ def main():
     for wi, w in enumerate(wins):
         seq = ids[w * a.window:(w + 1) * a.window]
         n += seq.numel()
-        losses, masks, ts, bmeans = window_estimate(model, seq, mask_id, a.mc_num, a.batch_size, gen)
+        if B:
+            losses, rows, bmeans = block_window_estimate(model, seq, mask_id, a.mc_num, a.batch_size, gen, B)
+        else:
+            losses, masks, ts, bmeans = window_estimate(model, seq, mask_id, a.mc_num, a.batch_size, gen)
         est = float(losses.mean())
         tot += est
         nb = bmeans.numel()
@@ -146,12 +196,20 @@ def main():
         var_s += float(losses.var(unbiased=True)) / losses.numel()
         if a.dump_masks and w == a.dump_window:
             meta = {"mask_token_id": mask_id, "model": os.path.basename(os.path.abspath(a.model)),
-                    "estimator": "LLaDA get_log_likelihood (stratified mask counts, 1/t weight)",
+                    "estimator": "LLaDA get_log_likelihood (stratified mask counts, 1/t weight)"
+                                 + (f", per block of {B} given the clean prefix" if B else ""),
                     "mc_num": a.mc_num, "batch_size": a.batch_size, "seed": a.seed,
                     "window": w, "estimate_nats": repr(est), "weights": "bf16 file, float32 compute",
                     "loss_nats": "sum over masked i of (logsumexp(logits_i) - logits_i[id_i]) / t"}
-            safetensors_io.save_file({"masks": masks.to(torch.uint8), "t": ts,
-                                      "loss_nats": losses, "input_ids": seq}, a.dump_masks, meta)
+            if B:
+                meta["block_size"] = B
+                tensors = {"masks": torch.stack([r[0] for r in rows]).to(torch.uint8),
+                           "t": torch.tensor([r[1] for r in rows], dtype=torch.float64),
+                           "loss_nats": torch.tensor([r[2] for r in rows], dtype=torch.float64),
+                           "prefix": torch.tensor([r[3] for r in rows], dtype=torch.long), "input_ids": seq}
+            else:
+                tensors = {"masks": masks.to(torch.uint8), "t": ts, "loss_nats": losses, "input_ids": seq}
+            safetensors_io.save_file(tensors, a.dump_masks, meta)
             print(f"dumped window {w} ({seq.numel()} tokens, {losses.numel()} samples) to {a.dump_masks}")
         if nwin > 1 and (wi + 1) % 10 == 0:
             print(f"  window {wi + 1}/{nwin}  running {tot / n / LN2:.4f} bits/char "
@@ -169,7 +227,8 @@ def main():
         p = os.path.join(a.model, "eval_results.json")
         ev = json.load(open(p)) if os.path.exists(p) else {}
         ev[f"elbo_mc{a.mc_num}_{tname}"] = {
-            "name": f"MC NELBO (LLaDA estimator, {a.mc_num} samples/window, window {a.window})",
+            "name": f"MC NELBO (LLaDA estimator, {a.mc_num} samples/window, window {a.window}"
+                    + (f", block-diffusion bound, blocks of {B})" if B else ")"),
             "text": tname, "bpc": bpc, "se_bpc": se, "chars": n,
             "notes": f"bf16 weights, f32 compute, seed {a.seed}"}
         json.dump(ev, open(p, "w"), indent=2)
