@@ -46,6 +46,23 @@ CONFIGS = [
     ("first-hitting (exact order)", ["--sampler", "first_hitting"]),
 ]
 
+# Quality against speed (issue 14): the bidirectional model's default configuration (the baseline),
+# its fastest lossless-ish configuration (threshold + dual cache), and the block-diffusion model
+# (models/kjv-char-block16, blocks of 16; --steps counts per block) with its exact block cache.
+SPEED_CONFIGS = [
+    ("bidirectional", "default: low-confidence, 64 steps, no cache (baseline)", []),
+    ("bidirectional", "threshold 0.9, dual cache", ["--sampler", "threshold", "--threshold", "0.9",
+                                                    "--remask", "low_confidence", "--cache", "dual"]),
+    ("block", "threshold 0.9, exact block cache", ["--sampler", "threshold", "--threshold", "0.9",
+                                                   "--remask", "low_confidence", "--cache", "block"]),
+    ("block", "low-confidence, 16 steps per block, exact block cache",
+     ["--sampler", "top_k", "--remask", "low_confidence", "--steps", "16", "--cache", "block"]),
+    ("block", "low-confidence, 4 steps per block, exact block cache",
+     ["--sampler", "top_k", "--remask", "low_confidence", "--steps", "4", "--cache", "block"]),
+    ("block", "low-confidence, 4 steps per block, no cache",
+     ["--sampler", "top_k", "--remask", "low_confidence", "--steps", "4", "--cache", "none"]),
+]
+
 
 def run(cmd):
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -60,6 +77,8 @@ def main():
     ap.add_argument("--model", default=os.path.join(ROOT, "models", "kjv-char"))
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "quality.md"))
     ap.add_argument("--threads", default="2")
+    ap.add_argument("--block-model", default=os.path.join(ROOT, "models", "kjv-char-block16"),
+                    help="the block-diffusion model of the quality-vs-speed table ('' to skip it)")
     a = ap.parse_args()
     train, held = kjv_data.split_texts()
     vocab = json.load(open(os.path.join(a.model, "vocab.json"), encoding="utf-8"))
@@ -72,11 +91,10 @@ def main():
     wins = [held[i * 4096: i * 4096 + LENGTH] for i in range(SAMPLES)]
     real_bpc = sum(lm5.bits_per_char(w) for w in wins) / len(wins)
 
-    rows = []
-    for name, flags in CONFIGS:
-        cmd = [a.ddiff, "generate", "--model", a.model, "--length", str(LENGTH), "--block-length", "32",
-               "--temperature", "1", "--num-samples", str(SAMPLES), "--seed", "1", "--threads", a.threads,
-               "--no-progress", "--print-ids"] + flags
+    def sample(model, name, flags):
+        cmd = [a.ddiff, "generate", "--model", model, "--length", str(LENGTH), "--temperature", "1",
+               "--num-samples", str(SAMPLES), "--seed", "1", "--threads", a.threads, "--no-progress",
+               "--print-ids"] + flags
         out, err = run(cmd)
         # One sample per line as ids (the text itself contains newlines).
         samples = ["".join(inv[int(t)] for t in line.split() if int(t) in inv) for line in out.split("\n") if line]
@@ -84,20 +102,24 @@ def main():
         bpc = sum(lm5.bits_per_char(s) for s in samples) / len(samples)
         nfe = int(re.search(r"(\d+) model calls", err).group(1))
         tps = float(re.search(r"([\d.]+) tokens/s", err).group(1))
-        rows.append((name, bpc, nfe / len(samples), tps, samples[0][:120].replace("\n", " / ")))
         print(f"{name}: {bpc:.3f} bpc, NFE {nfe / len(samples):.1f}, {tps:.0f} tok/s", file=sys.stderr)
+        return name, bpc, nfe / len(samples), tps, samples[0][:120].replace("\n", " / ")
+
+    def elbo(model):
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+            f.write(held)
+            held_path = f.name
+        t0 = time.time()
+        out, _ = run([a.ddiff, "eval", "--model", model, "--text", held_path, "--window", "256", "--window-step",
+                      "8", "--mc-num", "32", "--batch-size", "16", "--threads", a.threads, "--no-progress"])
+        os.unlink(held_path)
+        m = re.search(r"nelbo ([\d.]+) bits/char \(standard error ([\d.]+)\)", out)
+        return float(m.group(1)), float(m.group(2)), time.time() - t0
+
+    rows = [sample(a.model, name, ["--block-length", "32"] + flags) for name, flags in CONFIGS]
 
     # Held-out negative ELBO by ddiff eval on the windows the training script's estimate used.
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
-        f.write(held)
-        held_path = f.name
-    t0 = time.time()
-    out, _ = run([a.ddiff, "eval", "--model", a.model, "--text", held_path, "--window", "256", "--window-step",
-                  "8", "--mc-num", "32", "--batch-size", "16", "--threads", a.threads, "--no-progress"])
-    eval_secs = time.time() - t0
-    os.unlink(held_path)
-    m = re.search(r"nelbo ([\d.]+) bits/char \(standard error ([\d.]+)\)", out)
-    ddiff_bpc, ddiff_se = float(m.group(1)), float(m.group(2))
+    ddiff_bpc, ddiff_se, eval_secs = elbo(a.model)
     ev = json.load(open(os.path.join(a.model, "eval_results.json")))
     script = next((v for k, v in ev.items() if k.startswith("elbo_mc32")), None)
     ng3 = next(v for k, v in ev.items() if k.startswith("ngram3") and "8th" not in k)
@@ -140,8 +162,52 @@ def main():
         s = s.replace("|", "\\|")
         L.append(f"| {name} | {bpc:.3f} | {nfe:.1f} | {tps:.0f} | `{s}` |")
     L.append(f"| held-out real text | {real_bpc:.3f} | | | |")
+    if a.block_model:
+        L += speed_table(a, sample, elbo, real_bpc, ddiff_bpc, ddiff_se)
     open(a.out, "w", encoding="utf-8").write("\n".join(L) + "\n")
     print(f"wrote {a.out}", file=sys.stderr)
+
+
+def speed_table(a, sample, elbo, real_bpc, bidir_bpc, bidir_se):
+    """Issue 14's quality-vs-speed table: the block-diffusion model against the bidirectional one."""
+    blk_bpc, blk_se, _ = elbo(a.block_model)
+    ev = json.load(open(os.path.join(a.block_model, "eval_results.json")))
+    script = next((v for k, v in ev.items() if k.startswith("elbo_mc32")), None)
+    rows = []
+    for kind, name, flags in SPEED_CONFIGS:
+        model = a.model if kind == "bidirectional" else a.block_model
+        rows.append((kind, *sample(model, f"{kind}: {name}", (["--block-length", "32"] if kind == "bidirectional"
+                                                              else []) + flags)))
+    base_tps = rows[0][4]
+    L = ["", "## Quality against speed: the block-diffusion model (models/kjv-char-block16)\n",
+         f"The block-diffusion model is the shipped model fine-tuned with BD3-LM's objective in blocks of 16 "
+         f"(tools/train/train.py --objective bd3lm; docs/training.md). Held-out negative ELBO as above (every 8th "
+         f"256-character window, 32 Monte Carlo samples): bidirectional model {bidir_bpc:.4f} "
+         f"(standard error {bidir_se:.4f}); block-diffusion model {blk_bpc:.4f} ({blk_se:.4f}), BD3-LM's "
+         f"bound (per block of 16, given the clean blocks before it).", ""]
+    if script:
+        diff = abs(blk_bpc - script["bpc"])
+        se = math.hypot(blk_se, script.get("se_bpc") or 0.0)
+        L.append(f"tools/train/eval_elbo.py on the same windows gives {script['bpc']:.4f} ({script.get('se_bpc') or 0:.4f}) "
+                 f"for the block model: {diff / se:.2f} combined standard errors from `ddiff eval`.\n")
+    L.append(f"{SAMPLES} samples of {LENGTH} characters, temperature 1, seed 1, {a.threads} threads; for the block "
+             f"model --steps counts per block of 16. 5-gram statistic as above (real text {real_bpc:.3f}; the "
+             f"distance to it is the quality measure: smaller is better).\n")
+    L.append("| model: configuration | 5-gram bits/char | distance to real text | held-out NELBO | NFE per sample "
+             "| tokens/s | speed vs baseline |")
+    L.append("|---|---|---|---|---|---|---|")
+    base_dist = abs(rows[0][2] - real_bpc)
+    verdict = []
+    for kind, name, bpc, nfe, tps, _ in rows:
+        dist = abs(bpc - real_bpc)
+        L.append(f"| {name} | {bpc:.3f} | {dist:.3f} | {(bidir_bpc if kind == 'bidirectional' else blk_bpc):.4f} "
+                 f"| {nfe:.1f} | {tps:.0f} | {tps / base_tps:.2f}x |")
+        if kind == "block" and tps >= 3 * base_tps and dist <= base_dist:
+            verdict.append(name)
+    L.append("")
+    L.append("Criterion (issue 14: the block model at least 3x the tokens/s of the baseline at an equal or better "
+             "5-gram statistic): " + (f"met by {'; '.join(verdict)}." if verdict else "NOT met by any configuration."))
+    return L
 
 
 if __name__ == "__main__":

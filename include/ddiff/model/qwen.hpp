@@ -26,6 +26,7 @@
 #include "ddiff/core/error.hpp"
 #include "ddiff/io/checkpoint.hpp"
 #include "ddiff/io/config.hpp"
+#include "ddiff/model/hf_decoder.hpp"
 #include "ddiff/model/pre_norm_lm.hpp"
 #include "ddiff/model/weights.hpp"
 
@@ -225,47 +226,15 @@ public:
 
     qwen_diffusion(const qwen_config& cfg, const io::checkpoint& ck, const load_options& o)
         : cfg_(cfg), net_(o.threads), block_length_(cfg.block_length) {
-        const std::size_t D = cfg.hidden_size, H = cfg.n_heads, G = cfg.n_kv_heads, hd = cfg.head_dim;
-        const std::size_t F = cfg.intermediate_size, V = cfg.vocab_size;
-        const auto embed = matrix::read(ck, "model.embed_tokens.weight", V, D);
-        net_.embedding = nn::embedding(embed.to_f32(), V, D);
-        const nn::attention_dims dims{D, H, G, hd};
-        const nn::rope_table rope(hd, cfg.max_positions, cfg.rope_theta);
-        const auto eps = static_cast<float>(cfg.rms_norm_eps);
-        for (std::size_t i = 0; i < cfg.n_layers; ++i) {
-            const std::string b = "model.layers." + std::to_string(i) + ".";
-            const std::string a = b + "self_attn.";
-            const auto q = matrix::read(ck, a + "q_proj.weight", H * hd, D);
-            const auto k = matrix::read(ck, a + "k_proj.weight", G * hd, D);
-            const auto v = matrix::read(ck, a + "v_proj.weight", G * hd, D);
-            std::vector<float> qkv_bias, o_bias;
-            if (cfg.qkv_bias) {
-                qkv_bias = read_vector(ck, a + "q_proj.bias", H * hd);
-                for (const char* name : {"k_proj.bias", "v_proj.bias"}) {
-                    const auto part = read_vector(ck, a + name, G * hd);
-                    qkv_bias.insert(qkv_bias.end(), part.begin(), part.end());
-                }
-            }
-            if (cfg.o_bias) o_bias = read_vector(ck, a + "o_proj.bias", D);
-            const auto gate = matrix::read(ck, b + "mlp.gate_proj.weight", F, D);
-            const auto up = matrix::read(ck, b + "mlp.up_proj.weight", F, D);
-            nn::attention<Arch> attn(
-                dims, matrix::fuse<Arch>({&q, &k, &v}, o, cfg.qkv_bias ? qkv_bias.data() : nullptr),
-                matrix::read(ck, a + "o_proj.weight", D, H * hd).template to_linear<Arch>(o, cfg.o_bias ? o_bias.data() : nullptr),
-                rope);
-            if (cfg.qk_norm)
-                attn.set_qk_norm(read_vector(ck, a + "q_norm.weight", hd), read_vector(ck, a + "k_norm.weight", hd), eps);
-            net_.blocks.emplace_back(nn::rms_norm<Arch>(read_vector(ck, b + "input_layernorm.weight", D), eps),
-                                     std::move(attn),
-                                     nn::rms_norm<Arch>(read_vector(ck, b + "post_attention_layernorm.weight", D), eps),
-                                     nn::swiglu_mlp<Arch>(matrix::fuse<Arch>({&gate, &up}, o),
-                                                          matrix::read(ck, b + "mlp.down_proj.weight", D, F)
-                                                              .template to_linear<Arch>(o)));
-        }
-        // Tied: the embedding is the head (an lm_head.weight in the file is ignored, as by HF).
-        const auto head_w = cfg.tie_word_embeddings ? embed : matrix::read(ck, "lm_head.weight", V, D);
-        net_.head = nn::lm_head<nn::rms_norm<Arch>, Arch>(nn::rms_norm<Arch>(read_vector(ck, "model.norm.weight", D), eps),
-                                                          head_w.template to_linear<Arch>(o));
+        load_hf_decoder(net_,
+                        hf_decoder_shape{.layers = cfg.n_layers, .hidden = cfg.hidden_size, .heads = cfg.n_heads,
+                                         .kv_heads = cfg.n_kv_heads, .head_dim = cfg.head_dim,
+                                         .intermediate = cfg.intermediate_size, .vocab = cfg.vocab_size,
+                                         .max_positions = cfg.max_positions, .rope_theta = cfg.rope_theta,
+                                         .rms_norm_eps = cfg.rms_norm_eps, .qkv_bias = cfg.qkv_bias,
+                                         .o_bias = cfg.o_bias, .qk_norm = cfg.qk_norm,
+                                         .tie_word_embeddings = cfg.tie_word_embeddings},
+                        ck, o);
     }
 
     const qwen_config& config() const noexcept { return cfg_; }
