@@ -16,7 +16,8 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 LN2 = math.log(2)
 
 
-def plot(rows, png):
+def plot(rows, png, title="LLaDA-architecture char MDM on the KJV Bible",
+         ylabel="masked-diffusion NELBO bound [bits/char]"):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -32,8 +33,8 @@ def plot(rows, png):
         ax.plot([h[0] for h in hs], [h[1] for h in hs], "o-", color="#e6550d", ms=3, lw=1.2,
                 label="held-out (Col-Rev, fixed masks)")
     ax.set_xlabel("optimizer step (8192 characters each)")
-    ax.set_ylabel("masked-diffusion NELBO bound [bits/char]")
-    ax.set_title("LLaDA-architecture char MDM on the KJV Bible")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     lo = min(min(sm), min(h[1] for h in hs) if hs else 9)
     ax.set_ylim(max(0, lo - 0.3), min(6.5, max(tr[:5]) + 0.2) if tr else 6)
     ax.grid(alpha=0.3)
@@ -178,9 +179,48 @@ def main(model_dir=None):
       "/usr/bin/python3 tools/train/sample.py --record                "
       "# generation samples\n"
       "/usr/bin/python3 tools/train/write_training_doc.py             # re-render this page\n```\n")
+    block_section(w)
     with open(os.path.join(ROOT, "docs", "training.md"), "w") as f:
         f.write("\n".join(L))
     print("wrote docs/training.md and", png)
+
+
+def block_section(w):
+    """The block-diffusion model (models/kjv-char-block16), fine-tuned from kjv-char, if present."""
+    d = os.path.join(ROOT, "models", "kjv-char-block16")
+    if not os.path.exists(os.path.join(d, "training_summary.json")):
+        return
+    rows = list(csv.DictReader(open(os.path.join(d, "training_log.csv"))))
+    s = json.load(open(os.path.join(d, "training_summary.json")))
+    ev_path = os.path.join(d, "eval_results.json")
+    ev = json.load(open(ev_path)) if os.path.exists(ev_path) else {}
+    a = s["args"]
+    png = os.path.join(ROOT, "docs", "images", "training_loss_block16.png")
+    plot(rows, png, title="Block diffusion (BD3-LM objective, blocks of 16), from kjv-char",
+         ylabel="block-diffusion NELBO bound [bits/char]")
+    argv = " ".join(x for ph in s["phases"] for x in ph["argv"])
+    w("\n## The block-diffusion model `kjv-char-block16`\n")
+    w(f"`models/kjv-char-block16/` is the model above fine-tuned with BD3-LM's objective (kuleshov-group/bd3lms: "
+      f"blocks of {a['block_size']} characters, each with its own noise level, attending to its own noisy block "
+      f"and the clean blocks before it; x_t and x_0 in one {2 * a['seq_len']}-row forward under BD3-LM's training "
+      f"mask), as BD3-LM fine-tunes from MDLM. Its config.json adds the key `block_size` = {a['block_size']}: "
+      f"block-causal attention, which ddiff and tools/reference/llada.py read. Same data, vocabulary and "
+      f"architecture as above ({s['params']:,} parameters, {s['bf16_bytes'] / 1e6:.2f} MB in BF16).\n")
+    w(f"Command: `/usr/bin/python3 tools/train/train.py {argv}` ({s['wall_time_s'] / 60:.0f} min on "
+      f"{s['phases'][0]['threads']} threads, {s['tokens_seen']:,} characters seen).\n")
+    w(f"Final held-out loss of the training script (BD3-LM's continuous-time bound, {s['final_eval_seqs']} "
+      f"held-out sequences of {a['seq_len']}, fixed per-block t and masks): "
+      f"**{s['final_heldout_bpc_bf16']:.4f} bits/char** with the exported BF16 weights "
+      f"({s['final_heldout_bpc_f32']:.4f} in f32).\n")
+    for k, v in ev.items():
+        if k.startswith("elbo_mc"):
+            w(f"{v['name']} on {v['text']}: **{v['bpc']:.4f} bits/char** (standard error {v['se_bpc']:.4f}; "
+              f"`/usr/bin/python3 tools/train/eval_elbo.py --model models/kjv-char-block16 --heldout --window-step 8 "
+              f"--mc-num 32 --record`). The bidirectional model's masked-diffusion bound on the same windows is in "
+              f"the table above; docs/quality.md compares both with `ddiff eval`.\n")
+    w("![block-diffusion training loss](images/training_loss_block16.png)\n")
+    w("Per-step values: `models/kjv-char-block16/training_log.csv`; summary: "
+      "`models/kjv-char-block16/training_summary.json`.\n")
 
 
 if __name__ == "__main__":
