@@ -112,6 +112,9 @@ inline opened_model open_gguf(const model_options& o, std::span<const checkpoint
     const auto f = io::gguf_file::open(o.model);
     const std::string arch = f.get<std::string>("general.architecture", "");
     const auto* fam = find_family(families, "gguf", arch);
+    if (o.attention_block)
+        throw option_error("attention_block", std::to_string(o.attention_block),
+                           "0 for a GGUF file (only a2d-qwen3 checkpoints take their block size from the command line)");
     if (!fam)
         ddiff::detail::fail<config_error>(o.model, ": general.architecture \"", arch, "\", expected one of: ",
                                           family_names(families, "gguf"));
@@ -137,6 +140,10 @@ inline opened_model open_checkpoint(const model_options& o, std::span<const chec
         ddiff::detail::fail<config_error>((dir / "config.json").string(), ": model_type \"", type,
                                           "\", expected one of: ", family_names(families, "safetensors"),
                                           " (\"sedd\": a SEDD config, with a \"model\" section and no model_type)");
+    if (o.attention_block && type != "a2d-qwen3")
+        throw option_error("attention_block", std::to_string(o.attention_block),
+                           "0 for a " + type + " checkpoint (only a2d-qwen3 checkpoints take their block size from the "
+                           "command line; this one's attention is fixed by its config)");
     opened_model r;
     r.absorbing =
         std::make_unique<any_model>(fam->open(dir, o, {.kind = type, .source = o.model, .format = "safetensors"}));

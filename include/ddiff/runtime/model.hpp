@@ -33,6 +33,7 @@ struct model_info {
     bool shift_logits = false, time_conditioned = false, kv_cache = false;
     std::size_t max_length = 0;  // longest sequence the model accepts (0: any)
     std::size_t block_length = 0;  // block-causal attention with blocks of this many rows (0: bidirectional)
+    token_id pad = -1;             // the config's pad_token_id where a decode needs it (dllm's left padding), else -1
 };
 
 struct chat_turn {

@@ -28,6 +28,7 @@ struct model_options {
     double smoothing = 0.1;        // the markov oracle's add-k smoothing
     std::size_t threads = hardware_threads();
     std::string compute = "native";  // model::compute_type (families/checkpoint_impl.hpp load_options_for)
+    std::size_t attention_block = 0;   // a2d-qwen3 only: block-causal attention in blocks of N (0: the config's)
 
     template <class V>
     void for_each_field(V&& v) {
@@ -47,6 +48,11 @@ struct model_options {
                              "activations rounded as llama.cpp does) or exact (f32 on the stored values; docs/gguf.md)",
                      .choices = {"native", "exact"}},
           compute);
+        v(field_info{"attention_block", "N",
+                     "a2d-qwen3 only (dllm's Qwen3-0.6B-diffusion-bd3lm, whose config names no block size): block-causal "
+                     "attention in blocks of N, as dllm's BD3LM sampler sets it (its default: 32); 0 = as the config says",
+                     0.0, 1 << 20},
+          attention_block);
     }
     bool markov() const { return model == "markov" || model.rfind("markov:", 0) == 0; }
     void validate() {

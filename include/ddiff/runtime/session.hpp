@@ -176,6 +176,7 @@ public:
         const std::size_t rows = std::max<std::size_t>(1, r.seeds.size());
         job.options.seeds = r.seeds;
         const std::size_t budget = r.options.max_new_tokens ? r.options.max_new_tokens : r.options.length;
+        const std::size_t prompt_length = r.prompt.size(), pads = left_pad(r);
         if (info_.block_length > 0) block_settings(job.options, r, budget);
         if (job.options.stop_when_all_eos && job.options.eos_ids.empty()) {
             if (info_.eos_ids.empty())
@@ -194,7 +195,11 @@ public:
                                                   any_uniform_sampler::make(r.options.sampler, r.options.params))
                       : run_decode<any_model>(*absorbing_, std::move(job),
                                               any_absorbing_sampler::make(r.options.sampler, r.options.params));
-        res.prompt_length = r.canvas ? 0 : r.prompt.size();
+        if (pads) {  // dllm's left padding is not part of the answer
+            res.tokens = xt::eval(xt::view(res.tokens, xt::all(), xt::range(pads, res.tokens.shape(1))));
+            for (auto& n : res.length) n -= std::min(n, pads);
+        }
+        res.prompt_length = r.canvas ? 0 : prompt_length;
         res.budget = r.canvas ? 0 : budget;
         res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return res;
@@ -206,11 +211,26 @@ private:
     // the prompt's, and the next token of the last update call), --steps per block, stopping after
     // the block where an EOS id appears; SDAR and BD3-LM store each finished block at once,
     // Fast-dLLM v2 when the next block needs it (with its next token).
+    // dllm's BD3LM sampler (a2d-qwen3 with a block size) left-pads the prompt with the pad id to
+    // whole blocks; the pads are neither queries nor keys and take no position. Returns how many.
+    std::size_t left_pad(decode_request& r) const {
+        if (info_.kind != "a2d-qwen3" || info_.block_length == 0 || r.canvas) return 0;
+        const std::size_t L = info_.block_length, n = (L - r.prompt.size() % L) % L;
+        if (n == 0) return 0;
+        if (info_.pad < 0)
+            throw option_error("attention_block", std::to_string(L),
+                               "0: this a2d-qwen3 config names no pad_token_id, which dllm's block sampler pads with");
+        r.prompt.insert(r.prompt.begin(), n, info_.pad);
+        for (auto& row : r.rows) row.insert(row.begin(), n, info_.pad);
+        return n;
+    }
+
     void block_settings(generate_options& g, const decode_request& r, std::size_t budget) const {
         const std::size_t L = info_.block_length, P = r.prompt.size();
-        const bool fast = info_.kind == "Fast_dLLM_Qwen";
+        const bool fast = info_.kind == "Fast_dLLM_Qwen", dllm = info_.kind == "a2d-qwen3";
         g.block.enabled = true;
-        g.block.commit = fast ? block_commit::lazy : block_commit::eager;
+        g.block.commit = fast || dllm ? block_commit::lazy : block_commit::eager;
+        if (dllm) g.block.pad_id = info_.pad;
         g.block.next_token = fast;
         g.block.stop_at_eos = !g.eos_ids.empty();
         g.keep_mask_logit = info_.kind != "bd3lm";  // the Qwen family's softmax spans the mask; BD3-LM's SUBS does not

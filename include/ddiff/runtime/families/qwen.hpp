@@ -11,9 +11,14 @@ namespace ddiff::runtime::families {
 template <class M>
 std::unique_ptr<model_impl> open_qwen(const std::filesystem::path& p, const model_options& o, const model_info& i) {
     auto m = M::load(p, load_options_for(o));
+    // dllm's BD3LM checkpoint of a2d-qwen3 is block-causal with the sampler's block size (the
+    // config names none); checkpoint.hpp refuses --attention-block for the other families.
+    if constexpr (M::family == model::qwen_family::a2d_qwen3)
+        if (o.attention_block) m.set_block_length(o.attention_block);
     model_info info = i;
     info.eos_ids = m.config().eos_ids;  // config.json's eos_token_id (a tokenizer's, when present, wins)
     info.max_length = m.config().max_positions;
+    info.pad = m.config().pad_id;
     return wrap(std::move(m), info);
 }
 
