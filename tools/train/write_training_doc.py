@@ -45,12 +45,17 @@ def plot(rows, png, title="LLaDA-architecture char MDM on the KJV Bible",
     plt.close(fig)
 
 
-def main(model_dir=None):
-    model_dir = model_dir or os.path.join(ROOT, "models", "kjv-char")
+def load_run(model_dir):
+    """A train.py output directory: per-step log rows, the run summary, the evaluation results."""
     rows = list(csv.DictReader(open(os.path.join(model_dir, "training_log.csv"))))
     s = json.load(open(os.path.join(model_dir, "training_summary.json")))
     ev_path = os.path.join(model_dir, "eval_results.json")
-    ev = json.load(open(ev_path)) if os.path.exists(ev_path) else {}
+    return rows, s, json.load(open(ev_path)) if os.path.exists(ev_path) else {}
+
+
+def main(model_dir=None):
+    model_dir = model_dir or os.path.join(ROOT, "models", "kjv-char")
+    rows, s, ev = load_run(model_dir)
     a = s["args"]
     png = os.path.join(ROOT, "docs", "images", "training_loss.png")
     plot(rows, png)
@@ -190,10 +195,7 @@ def block_section(w):
     d = os.path.join(ROOT, "models", "kjv-char-block16")
     if not os.path.exists(os.path.join(d, "training_summary.json")):
         return
-    rows = list(csv.DictReader(open(os.path.join(d, "training_log.csv"))))
-    s = json.load(open(os.path.join(d, "training_summary.json")))
-    ev_path = os.path.join(d, "eval_results.json")
-    ev = json.load(open(ev_path)) if os.path.exists(ev_path) else {}
+    rows, s, ev = load_run(d)
     a = s["args"]
     png = os.path.join(ROOT, "docs", "images", "training_loss_block16.png")
     plot(rows, png, title="Block diffusion (BD3-LM objective, blocks of 16), from kjv-char",
