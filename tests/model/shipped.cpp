@@ -90,3 +90,32 @@ TEST_CASE("the Monte Carlo ELBO of fixed masks equals the training script's (eva
         CHECK(std::abs(loss - ref(j)) <= 2.0 * double(n) * logit_bound / t(j));
     }
 }
+
+TEST_CASE("the block model's block-diffusion ELBO of fixed masks equals eval_elbo.py's (prefix per block)") {
+    // models/kjv-char-block16: block-causal attention in blocks of 16; each dumped row masks part
+    // of one block and is scored on the canvas prefix up to that block's end.
+    const fs::path block_model = shipped.parent_path() / "kjv-char-block16";
+    auto m = model::llada<>::load(block_model, exact);
+    REQUIRE(m.block_length() == 16);
+    const auto f = io::safetensors_file::open(goldens.parent_path() / "shipped_block16" / "elbo_masks.safetensors");
+    const auto masks = f.tensor("masks").to_i64<2>();
+    const auto t = f.tensor("t").to_f64<1>();
+    const auto ref = f.tensor("loss_nats").to_f64<1>();
+    const auto prefix = f.tensor("prefix").to_i64<1>();
+    const auto idv = f.tensor("input_ids").to_i64<1>();
+    const std::vector<token_id> ids(idv.begin(), idv.end());
+    REQUIRE(masks.shape(0) == 16 * ((ids.size() + 15) / 16));  // 16 samples x blocks
+    const auto& c = m.config();
+    const double logit_bound = double(c.n_layers + 1) * double(std::max(c.d_model, c.mlp_hidden)) * test::eps32 * 30.0;
+    std::vector<std::uint8_t> mask(ids.size());
+    for (std::size_t j = 0; j < masks.shape(0); ++j) {
+        const auto n = static_cast<std::size_t>(prefix(j));
+        REQUIRE(n <= ids.size());
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < ids.size(); ++i) k += (mask[i] = std::uint8_t(masks(j, i) != 0));
+        const double loss = masked_sample_loss(m, std::span<const token_id>(ids).first(n),
+                                               std::span<const std::uint8_t>(mask).first(n), t(j));
+        CAPTURE(j);
+        CHECK(std::abs(loss - ref(j)) <= 2.0 * double(k) * logit_bound / t(j));
+    }
+}

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ddiff/decoder/decoder.hpp"
+#include "ddiff/io/safetensors.hpp"
 #include "ddiff/model/llada.hpp"
 #include "ddiff/model/dream.hpp"
 #include "ddiff/runtime/session.hpp"
@@ -221,4 +222,67 @@ TEST_CASE("session: rows of different prompts decoded together equal each prompt
     CHECK(error_of([&] { s.decode(r); }) == "rows = '2', expected one input per seed (3)");
     r.rows = {{1, 2, 3}, {7, 8, 999}, {4, 4, 4}};
     CHECK(error_of([&] { s.decode(r); }) == "prompt_ids item = '999', expected a token id in [0, 97)");
+}
+
+TEST_CASE("session: the shipped block model decodes as SDAR's block_diffusion_generate (PyTorch), cached or not") {
+    // tests/data/shipped_block16/generate_golden.safetensors: tools/train/make_shipped_goldens.py,
+    // block_generate.sdar_generate on the PyTorch LLaDA with the block-causal mask (float32 on the
+    // bf16 weights: ddiff's exact compute), low_confidence_static, 16 steps per block, stop at EOS.
+    const fs::path dir = fs::path(DDIFF_TEST_DATA) / ".." / ".." / "models" / "kjv-char-block16";
+    const auto g = io::safetensors_file::open(fs::path(DDIFF_TEST_DATA) / "shipped_block16" / "generate_golden.safetensors");
+    const auto p = g.tensor("prompt_ids").to_i64<2>();
+    const auto want = g.tensor("output_ids").to_i64<2>();
+    const auto nfe = g.tensor("nfe").to_i64<1>();
+    for (const char* cache : {"block", "none"}) {
+        for (std::size_t threads : {1u, 2u}) {
+            auto s = cli::open_session({.model = dir.string(), .threads = threads, .compute = "exact"});
+            runtime::decode_request r;
+            r.prompt.assign(p.begin(), p.end());
+            r.options.length = 64;
+            r.options.steps = 16;
+            r.options.sampler = "sdar_static";
+            r.options.cache = cache;
+            r.options.temperature = 0.0;
+            const auto res = s.decode(r);
+            CAPTURE(cache);
+            CAPTURE(threads);
+            REQUIRE(res.tokens.shape(1) == want.shape(1));
+            for (std::size_t i = 0; i < want.shape(1); ++i) CHECK(res.tokens(0, i) == want(0, i));
+            if (std::string(cache) == "block") CHECK(res.nfe == std::size_t(nfe(0)));
+        }
+    }
+}
+
+TEST_CASE("session: --attention-block decodes an a2d-qwen3 checkpoint as dllm's BD3LM sampler (left padding, lazy store)") {
+    // tests/data/models/dllm_qwen3_tiny/generate_golden.safetensors: tools/reference/make_block_goldens.py,
+    // block_generate.dllm_bd3lm_sample (ZHZisZZ/dllm BD3LMSampler.sample), block size 8, 24 new
+    // tokens, 24 steps in all (8 per block), temperature 0; its canvas starts with 3 pads.
+    const auto g = io::safetensors_file::open(models / "dllm_qwen3_tiny" / "generate_golden.safetensors");
+    const auto p = g.tensor("prompt_ids").to_i64<2>();
+    const auto want = g.tensor("output_ids").to_i64<2>();
+    const auto nfe = g.tensor("nfe").to_i64<1>();
+    const std::size_t pads = 3;
+    for (const char* cache : {"block", "none"}) {
+        auto s = cli::open_session(
+            {.model = (models / "dllm_qwen3_tiny").string(), .threads = 2, .compute = "exact", .attention_block = 8});
+        CHECK(s.info().block_length == 8);
+        runtime::decode_request r;
+        r.prompt.assign(p.begin(), p.end());
+        r.options.max_new_tokens = 24;
+        r.options.steps = 8;
+        r.options.temperature = 0.0;
+        r.options.cache = cache;
+        const auto res = s.decode(r);
+        CAPTURE(cache);
+        REQUIRE(res.tokens.shape(1) == want.shape(1) - pads);
+        for (std::size_t i = 0; i < res.tokens.shape(1); ++i) CHECK(res.tokens(0, i) == want(0, i + pads));
+        CHECK(res.prompt_length == p.shape(1));
+        if (std::string(cache) == "block") CHECK(res.nfe == std::size_t(nfe(0)));
+    }
+    auto plain = cli::open_session({.model = (models / "dllm_qwen3_tiny").string(), .threads = 1});
+    CHECK(plain.info().block_length == 0);  // MDLM (bidirectional) unless a block size is given
+    CHECK(error_of([&] {
+              cli::open_session({.model = (models / "llada_tiny_f32").string(), .threads = 1, .attention_block = 8});
+          }) == "attention_block = '8', expected 0 for a llada checkpoint (only a2d-qwen3 checkpoints take their block "
+                "size from the command line; this one's attention is fixed by its config)");
 }
