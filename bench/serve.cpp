@@ -4,14 +4,16 @@
 // (--max-batch 1); and the time to the first streamed byte at one client.
 //
 //   cmake --preset bench && cmake --build build/bench --target bench_serve   # builds ddiff too
-//   build/bench/bench/bench_serve        # ~3 minutes on 2 idle cores; on the project's machine
-//                                        # under its CPU lock: /work/bin/cpu build/bench/bench/bench_serve
+//   build/bench/bench/bench_serve        # 1 min 40 s on 2 idle cores (Zen 5), ~3 min beside
+//                                        # another 2-thread job; on the project's machine under
+//                                        # its CPU lock: /work/bin/cpu build/bench/bench/bench_serve
 //
 // After Google Benchmark's output it prints the Markdown table of docs/server.md. Both servers
-// are child processes, `ddiff serve --port 0 --max-queue 256 --threads T --max-batch {8,1}` on the default (shipped) model, started at the
-// first benchmark that needs them, port read from their "listening on http://127.0.0.1:PORT"
-// line, stopped with SIGTERM at the end (the program fails unless each exits 0). The client side
-// is cpp-httplib's client, one thread and one keep-alive connection per client.
+// are child processes, `ddiff serve --port 0 --max-queue 256 --threads T --max-batch {8,1}` on
+// the default (shipped) model, started at the first benchmark that needs them, port read from
+// their "listening on http://127.0.0.1:PORT" line, stopped with SIGTERM at the end (the program
+// fails unless each exits 0). The client side is cpp-httplib's client, one thread and one
+// keep-alive TCP_NODELAY connection per client.
 //
 // Every request has the body bench/serve_throughput.py (which this program replaces) sent:
 //   {"prompt": "In the beginning", "max_tokens": 64, "steps": 64, "block_length": 16, "seed": i}
@@ -26,7 +28,7 @@
 //   Manual time = the batching server's round (wall). Counters, over all iterations:
 //     req_s, tok_s        requests / s and completion tokens (usage.completion_tokens) / s, batching
 //     p50_ms, p99_ms      latency of one request (send to whole answer), batching; p99 is the
-//                         nearest rank (of 64 latencies: the slowest)
+//                         nearest rank (of the default 64 latencies: the slowest)
 //     seq_req_s, seq_tok_s, seq_p50_ms, seq_p99_ms   the same against --max-batch 1
 //     gain                req_s / seq_req_s: the batching gain, both measured in this benchmark
 //     rows_batch          rows per batch the batching server decoded (its /metrics:
