@@ -75,6 +75,8 @@
 
 #include <httplib.h>
 
+#include "../tools/ddiff/server/listening.hpp"
+
 #include "common.hpp"
 
 namespace {
@@ -124,25 +126,14 @@ public:
         close(p[1]);
         out_ = p[0];
         if (pid_ < 0) throw std::runtime_error("cannot fork for " + opt.ddiff);
-        // The first line: "ddiff serve: listening on http://127.0.0.1:PORT (...)".
         std::string line;
-        const auto deadline = clk::now() + std::chrono::seconds(120);
-        while (line.find('\n') == std::string::npos) {
-            pollfd pf{.fd = out_, .events = POLLIN, .revents = 0};
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clk::now()).count();
-            if (left <= 0 || poll(&pf, 1, int(left)) <= 0) break;
-            char c;
-            if (read(out_, &c, 1) != 1) break;
-            line.push_back(c);
-        }
-        std::smatch m;
-        if (!std::regex_search(line, m, std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)"))) {
+        port_ = ddiff::serve::read_listening_port(out_, std::chrono::seconds(120), line);
+        if (port_ < 0) {
             kill(pid_, SIGKILL);
             waitpid(pid_, nullptr, 0);
             pid_ = -1;
             throw std::runtime_error("'" + opt.ddiff + " serve' did not start (first line: '" + line + "')");
         }
-        port_ = std::stoi(m[1]);
     }
     ~server_process() {
         if (pid_ > 0) {

@@ -22,6 +22,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "../../tools/ddiff/server/listening.hpp"
+
 extern char** environ;
 
 namespace ddiff::test {
@@ -112,24 +114,13 @@ public:
         std::vector<std::string> argv = {DDIFF_PROGRAM, "serve", "--port", "0"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         pid_ = spawn(argv, out_, /*merge_stderr=*/false);
-        // The first line: "ddiff serve: listening on http://127.0.0.1:PORT (...)".
         std::string line;
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-        while (line.find('\n') == std::string::npos) {
-            pollfd p{.fd = out_, .events = POLLIN, .revents = 0};
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0 || poll(&p, 1, int(left.count())) <= 0) break;
-            char c;
-            if (read(out_, &c, 1) != 1) break;
-            line.push_back(c);
-        }
-        std::smatch m;
-        if (!std::regex_search(line, m, std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)"))) {
+        port_ = ddiff::serve::read_listening_port(out_, std::chrono::seconds(120), line);
+        if (port_ < 0) {
             kill(pid_, SIGKILL);
             waitpid(pid_, nullptr, 0);
             throw std::runtime_error("ddiff serve did not start: '" + line + "'");
         }
-        port_ = std::stoi(m[1]);
     }
     ~server_process() {
         if (pid_ > 0) {
