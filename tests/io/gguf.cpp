@@ -15,6 +15,7 @@
 #include "../support/gguf_builder.hpp"
 #include "ddiff/io/gguf.hpp"
 #include "ddiff/io/safetensors.hpp"
+#include "ddiff/nn/embedding.hpp"
 #include "io_test_util.hpp"
 
 using namespace ddiff;
@@ -65,6 +66,37 @@ TEST_CASE("gguf: every supported type dequantises bit for bit as gguf-py's gguf.
         t.dequantize_rows(2, 3, row.data());
         CHECK(std::memcmp(row.data(), got.data() + 1024, 512 * sizeof(float)) == 0);
     }
+}
+
+TEST_CASE("gguf: an embedding kept in the stored type gathers gguf-py's rows bit for bit, and checks its input") {
+    const auto f = gguf_file::open(gguf_dir + "/quants.gguf");
+    const auto golden = safetensors_file::open(gguf_dir + "/quants_golden.safetensors");
+    for (const char* name : {"F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"}) {
+        CAPTURE(name);
+        const auto t = f.tensor(name);
+        const auto e = nn::embedding::from_stored(t.type(), t.bytes(), 3, 512);
+        CHECK(e.bytes() == t.bytes().size());
+        const std::int32_t ids[] = {2, 0, 2, 1};
+        std::vector<float> out(4 * 600, -1.0f);  // stride 600: the gaps stay untouched
+        e.forward(ids, 4, out.data(), 600);
+        const auto want = golden.to_f32(name);
+        std::size_t differ = 0;
+        for (std::size_t r = 0; r < 4; ++r)
+            for (std::size_t i = 0; i < 512; ++i)
+                differ += std::bit_cast<std::uint32_t>(out[r * 600 + i]) !=
+                          std::bit_cast<std::uint32_t>(want[std::size_t(ids[r]) * 512 + i]);
+        CHECK(differ == 0);
+        CHECK(out[512] == -1.0f);
+        const std::int32_t bad_id[] = {3};
+        check_throws<invalid_argument>([&] { e.forward(bad_id, 1, out.data(), 512); }, {"token id 3", "[0, 3)"});
+    }
+    const auto q4k = f.tensor("Q4_K");
+    check_throws<shape_error>([&] { (void)nn::embedding::from_stored(q4k.type(), q4k.bytes(), 2, 512); },
+                              {"expected 2 rows of 288"});
+    check_throws<shape_error>([&] { (void)nn::embedding::from_stored(q4k.type(), q4k.bytes(), 3, 100); },
+                              {"width 100", "Q4_K's block of 256"});
+    check_throws<invalid_argument>(
+        [&] { (void)nn::embedding::from_stored(ggml_type::q4_1, q4k.bytes(), 3, 512); }, {"type id 3"});
 }
 
 TEST_CASE("gguf: typed metadata access") {

@@ -136,6 +136,7 @@ public:
     pid_t pid() const { return pid_; }
     httplib::Client client(double read_timeout = 300) const {
         httplib::Client c("127.0.0.1", port_);
+        c.set_tcp_nodelay(true);  // as curl and the OpenAI SDKs: else Nagle holds the body behind the headers (+40 ms)
         c.set_read_timeout(std::chrono::milliseconds(long(read_timeout * 1000)));
         c.set_write_timeout(std::chrono::seconds(30));
         return c;

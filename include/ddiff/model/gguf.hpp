@@ -18,8 +18,8 @@
 // Every dimension is checked against the tensors' shapes (shape_error naming the tensor).
 // Weights: F32 and BF16 are packed as stored (BF16 by load_options::compute), F16 widened exactly;
 // the quantized types (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) stay quantized: repacked into the integer
-// GEMM's panels (simd/quant/qgemm.hpp), never expanded to f32. The token embedding table is the
-// exception for now: its rows are dequantised once at load (nn::embedding holds f32 rows).
+// GEMM's panels (simd/quant/qgemm.hpp), never expanded to f32; the token embedding table stays in
+// its stored type too (nn::embedding::from_stored decodes the rows it gathers).
 #pragma once
 
 #include <algorithm>
@@ -231,6 +231,18 @@ private:
     std::vector<std::size_t> perm_;
 };
 
+// The token embedding table as the file stores it (F32 as f32 rows; any other type kept in its
+// stored form, rows decoded as they are gathered: the same floats as to_f32).
+inline nn::embedding gguf_embedding(const io::gguf_file& f, const std::string& name, std::size_t rows, std::size_t d) {
+    const auto t = f.tensor(name);
+    t.expect_shape({rows, d});
+    t.expect_supported();
+    auto e = t.type() == io::ggml_type::f32 ? nn::embedding(t.to_f32(), rows, d)
+                                            : nn::embedding::from_stored(t.type(), t.bytes(), rows, d);
+    f.release(t);
+    return e;
+}
+
 inline std::vector<float> gguf_vector(const io::gguf_file& f, const std::string& name, std::size_t n) {
     const auto t = f.tensor(name);
     t.expect_shape({n});
@@ -323,8 +335,7 @@ void build_llada_from_gguf(const llada_config& cfg, const io::gguf_file& f, cons
     using detail::gguf_matrix;
     const std::size_t D = cfg.d_model, H = cfg.n_heads, G = cfg.n_kv_heads, hd = cfg.head_dim();
     const std::size_t F = cfg.mlp_hidden, Vr = cfg.embedding_size;
-    const auto embd = gguf_matrix::read(f, "token_embd.weight", Vr, D);
-    net.embedding = nn::embedding(embd.to_f32(), Vr, D);
+    net.embedding = detail::gguf_embedding(f, "token_embd.weight", Vr, D);
     const nn::attention_dims dims{D, H, G, hd};
     const nn::rope_table rope(hd, cfg.max_sequence_length, cfg.rope_theta);
     const auto eps = static_cast<float>(cfg.rms_norm_eps);
@@ -356,8 +367,7 @@ void build_dream_from_gguf(const dream_config& cfg, const io::gguf_file& f, cons
     using detail::gguf_matrix;
     const std::size_t D = cfg.hidden_size, H = cfg.n_heads, G = cfg.n_kv_heads, hd = cfg.head_dim();
     const std::size_t F = cfg.intermediate_size, V = cfg.vocab_size;
-    const auto embd = gguf_matrix::read(f, "token_embd.weight", V, D);
-    net.embedding = nn::embedding(embd.to_f32(), V, D);
+    net.embedding = detail::gguf_embedding(f, "token_embd.weight", V, D);
     const nn::attention_dims dims{D, H, G, hd};
     const nn::rope_table rope(hd, cfg.max_positions, cfg.rope_theta);
     const auto eps = static_cast<float>(cfg.rms_norm_eps);

@@ -20,10 +20,18 @@
 // Activation quantization (llama.cpp quantize_row_q8_0 / q8_K): d = max|x| / 127 over the block,
 // a = round-half-away(x / d) (x * (1/d)), d = 0 gives a = 0.
 //
-// Packed layout (per panel of NR output columns, zero-padded past n; per sub-block s, k-group g
-// of 4 consecutive k): u8 q[s][g][NR][4]; float sw[s][NR]; float mw[s][NR] (affine types).
-// Quants are stored as bytes whatever their bit width: simple and the fastest to multiply, at
-// 8 bits per weight plus 32 (or 64) per sub-block of scales; docs/gguf.md gives the sizes.
+// Packed layout, per panel of NR output columns (zero-padded past n), per sub-block s and k-group
+// g of 4 consecutive k:
+//   8-bit types (Q8_0, Q5_K, Q6_K): u8 q[s][g][NR][4], one u per byte;
+//   4-bit types (Q4_0, Q4_K; sub-blocks of 32, 8 k-groups): u8 q[s][h][NR][4] for h < 4, the low
+//     nibble of a byte holding the u of k-group h and the high nibble that of k-group h + 4 (a
+//     kernel splits one load with an AND and a shift);
+//   scales, Q8_0 / Q4_0: float sw[s][NR] (the block's f16 d);
+//   K-quants (Q4_K, Q5_K, Q6_K): as the super-block stores them, float d[b][NR] per super-block b
+//     (and float dmin[b][NR], affine types) with int8 sc[s][NR] (and mn[s][NR]) per sub-block; the
+//     kernels form sw = d * float(sc) and mw = dmin * float(mn), decode_block's very products.
+// So a weight costs 4 bits (Q4_0, Q4_K) or 8 bits plus its scales: Q4_K 0.59 bytes (the file's
+// 0.56), Q4_0 0.63 (0.56), Q8_0 1.13 (1.06), Q5_K 1.09 (0.69), Q6_K 1.08 (0.82); docs/gguf.md.
 #pragma once
 
 #include <algorithm>
@@ -55,16 +63,18 @@ struct qformat {
     std::size_t act = 32;      // k per activation block (one activation scale)
     int offset = 128;          // u = q + offset
     bool affine = false;       // has mins
+    int bits = 8;              // 4: two u per byte (the header's 4-bit layout)
+    bool kscale = false;       // K-quant: scales as int8 per sub-block x float per super-block
 };
 
 constexpr qformat format_of(ggml_type t) noexcept {
     switch (t) {
-        case ggml_type::q8_0: return {t, 32, 32, 128, false};
-        case ggml_type::q4_0: return {t, 32, 32, 8, false};
-        case ggml_type::q4_k: return {t, 32, 256, 0, true};
-        case ggml_type::q5_k: return {t, 32, 256, 0, true};
-        case ggml_type::q6_k: return {t, 16, 256, 32, false};
-        default: return {t, 0, 0, 0, false};
+        case ggml_type::q8_0: return {t, 32, 32, 128, false, 8, false};
+        case ggml_type::q4_0: return {t, 32, 32, 8, false, 4, false};
+        case ggml_type::q4_k: return {t, 32, 256, 0, true, 4, true};
+        case ggml_type::q5_k: return {t, 32, 256, 0, true, 8, true};
+        case ggml_type::q6_k: return {t, 16, 256, 32, false, 8, true};
+        default: return {t, 0, 0, 0, false, 8, false};
     }
 }
 
@@ -76,15 +86,44 @@ struct qgemm_config {
     static constexpr std::size_t mc = 96;  // rows per work unit
 };
 
-// A non-owning view of packed quantized weights.
+// A non-owning view of packed quantized weights (the header's layout).
 struct qpanel_view {
     qformat fmt;
     std::size_t n = 0, k = 0, nr = 0;
-    const std::uint8_t* q = nullptr;  // panels of k * nr bytes
-    const float* sw = nullptr;        // panels of (k / sub) * nr floats
-    const float* mw = nullptr;        // same, affine types only
+    const std::uint8_t* q = nullptr;   // panels of panel_bytes()
+    const float* sw = nullptr;         // panels of scale_blocks() * nr floats: sw, or the K-quants' d
+    const float* mw = nullptr;         // K-quant affine types: dmin, as d
+    const std::int8_t* ss = nullptr;   // K-quants: panels of subs() * nr int8 sub-block scales
+    const std::int8_t* ms = nullptr;   // K-quant affine types: the sub-block mins, as ss
     std::size_t panels() const noexcept { return (n + nr - 1) / nr; }
     std::size_t subs() const noexcept { return k / fmt.sub; }
+    std::size_t panel_bytes() const noexcept { return k * nr * std::size_t(fmt.bits) / 8; }
+    std::size_t scale_blocks() const noexcept { return fmt.kscale ? k / qk_k : subs(); }
+    // Offset in a panel of the byte holding (kk, lane), and the shift of its u in that byte.
+    std::size_t byte_of(std::size_t kk, std::size_t lane, int& shift) const noexcept {
+        if (fmt.bits == 8) {
+            shift = 0;
+            return (kk / 4) * nr * 4 + lane * 4 + kk % 4;
+        }
+        const std::size_t s = kk / fmt.sub, g = (kk % fmt.sub) / 4, half = fmt.sub / 8;
+        shift = g >= half ? 4 : 0;
+        return s * fmt.sub * nr / 2 + (g % half) * nr * 4 + lane * 4 + kk % 4;
+    }
+    unsigned u_at(std::size_t p, std::size_t kk, std::size_t lane) const noexcept {
+        int shift;
+        const std::size_t b = byte_of(kk, lane, shift);
+        return (q[p * panel_bytes() + b] >> shift) & (fmt.bits == 8 ? 0xFFu : 0xFu);
+    }
+    // Sub-block s's scale and min of column lane of panel p (decode_block's floats).
+    float sw_at(std::size_t p, std::size_t s, std::size_t lane) const noexcept {
+        if (!fmt.kscale) return sw[p * subs() * nr + s * nr + lane];
+        const std::size_t b = s * fmt.sub / qk_k;
+        return sw[(p * scale_blocks() + b) * nr + lane] * float(ss[(p * subs() + s) * nr + lane]);
+    }
+    float mw_at(std::size_t p, std::size_t s, std::size_t lane) const noexcept {
+        const std::size_t b = s * fmt.sub / qk_k;
+        return mw[(p * scale_blocks() + b) * nr + lane] * float(ms[(p * subs() + s) * nr + lane]);
+    }
 };
 
 // Owning packed quantized weights, made once at load time from the rows of a GGUF tensor.
@@ -112,30 +151,44 @@ public:
         p.fmt_ = f;
         p.n_ = n;
         p.k_ = k;
-        const std::size_t panels = (n + NR - 1) / NR, subs = k / f.sub;
-        p.q_.reset(static_cast<std::uint8_t*>(::operator new(panels * k * NR, std::align_val_t{64})));
-        p.sw_.assign(panels * subs * NR, 0.0f);
-        if (f.affine) p.mw_.assign(panels * subs * NR, 0.0f);
+        const qpanel_view shape{f, n, k, NR};
+        const std::size_t panels = shape.panels(), subs = shape.subs(), blocks = shape.scale_blocks();
+        const std::size_t pbytes = shape.panel_bytes();
+        p.q_.reset(static_cast<std::uint8_t*>(::operator new(panels * pbytes, std::align_val_t{64})));
+        p.sw_.assign(panels * blocks * NR, 0.0f);
+        if (f.affine) p.mw_.assign(panels * blocks * NR, 0.0f);
+        if (f.kscale) p.ss_.assign(panels * subs * NR, 0);
+        if (f.kscale && f.affine) p.ms_.assign(panels * subs * NR, 0);
         // Padding columns: u = offset (so q = 0), scale 0.
-        std::memset(p.q_.get(), f.offset, panels * k * NR);
-        std::int8_t q[qk_k];
+        std::memset(p.q_.get(), f.bits == 8 ? f.offset : f.offset | f.offset << 4, panels * pbytes);
+        std::int8_t q[qk_k], ks[qk_k / 16] = {}, km[qk_k / 16] = {};
         float sc[qk_k / 16], mn[qk_k / 16];
         for (std::size_t j = 0; j < n; ++j) {
             const std::byte* src = row(j);
             const std::size_t pj = j / NR, lane = j % NR;
-            std::uint8_t* qp = p.q_.get() + pj * k * NR;
-            float* swp = p.sw_.data() + pj * subs * NR;
-            float* mwp = f.affine ? p.mw_.data() + pj * subs * NR : nullptr;
+            std::uint8_t* qp = p.q_.get() + pj * pbytes;
             for (std::size_t b0 = 0; b0 < k; b0 += g.block, src += tr.bytes) {
                 decode_block(t, src, q, sc, mn);
                 for (std::size_t e = 0; e < g.block; ++e) {
-                    const std::size_t kk = b0 + e;
-                    qp[(kk / 4) * NR * 4 + lane * 4 + kk % 4] = static_cast<std::uint8_t>(q[e] + f.offset);
+                    int shift;
+                    std::uint8_t& byte = qp[shape.byte_of(b0 + e, lane, shift)];
+                    const unsigned u = static_cast<std::uint8_t>(q[e] + f.offset);
+                    byte = static_cast<std::uint8_t>(f.bits == 8 ? u : (byte & ~(0xFu << shift)) | u << shift);
                 }
-                for (std::size_t s = 0; s < g.block / f.sub; ++s) {
-                    const std::size_t si = b0 / f.sub + s;
-                    swp[si * NR + lane] = sc[s];
-                    if (mwp) mwp[si * NR + lane] = mn[s];
+                if (f.kscale) {
+                    float d, dmin;
+                    decode_k_scales(t, src, d, dmin, ks, km);
+                    const std::size_t bi = (pj * blocks + b0 / qk_k) * NR + lane;
+                    p.sw_[bi] = d;
+                    if (f.affine) p.mw_[bi] = dmin;
+                    for (std::size_t s = 0; s < g.block / f.sub; ++s) {
+                        const std::size_t si = (pj * subs + b0 / f.sub + s) * NR + lane;
+                        p.ss_[si] = ks[s];
+                        if (f.affine) p.ms_[si] = km[s];
+                    }
+                } else {
+                    for (std::size_t s = 0; s < g.block / f.sub; ++s)
+                        p.sw_[(pj * subs + b0 / f.sub + s) * NR + lane] = sc[s];
                 }
             }
         }
@@ -143,14 +196,22 @@ public:
     }
 
     qpanel_view view() const noexcept {
-        return {fmt_, n_, k_, qgemm_config<Arch>::nr, q_.get(), sw_.data(), fmt_.affine ? mw_.data() : nullptr};
+        return {fmt_,
+                n_,
+                k_,
+                qgemm_config<Arch>::nr,
+                q_.get(),
+                sw_.data(),
+                fmt_.affine ? mw_.data() : nullptr,
+                fmt_.kscale ? ss_.data() : nullptr,
+                fmt_.kscale && fmt_.affine ? ms_.data() : nullptr};
     }
     std::size_t rows() const noexcept { return n_; }
     std::size_t cols() const noexcept { return k_; }
     ggml_type type() const noexcept { return fmt_.type; }
     std::size_t bytes() const noexcept {
-        const std::size_t NR = qgemm_config<Arch>::nr, panels = (n_ + NR - 1) / NR;
-        return panels * k_ * NR + (sw_.size() + mw_.size()) * sizeof(float);
+        const auto v = view();
+        return v.panels() * v.panel_bytes() + (sw_.size() + mw_.size()) * sizeof(float) + ss_.size() + ms_.size();
     }
 
 private:
@@ -161,6 +222,7 @@ private:
     std::size_t n_ = 0, k_ = 0;
     std::unique_ptr<std::uint8_t, aligned_free> q_;
     std::vector<float> sw_, mw_;
+    std::vector<std::int8_t> ss_, ms_;
 };
 
 // ---- activations ---------------------------------------------------------------------------
@@ -276,12 +338,8 @@ namespace kernel {
 template <class Arch>
 void qtile_plain(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0, std::size_t mr,
                  float* c, std::size_t ldc, std::size_t nr, bool accumulate) noexcept {
-    constexpr std::size_t NR = qgemm_config<Arch>::nr;
     const auto& f = w.fmt;
     const std::size_t k = w.k, ns = w.subs(), nb = k / f.act;
-    const std::uint8_t* qp = w.q + p * k * NR;
-    const float* swp = w.sw + p * ns * NR;
-    const float* mwp = f.affine ? w.mw + p * ns * NR : nullptr;
     for (std::size_t i = 0; i < mr; ++i) {
         const std::size_t row = i0 + i;
         const std::int8_t* a = qa.a + row * k;
@@ -290,16 +348,16 @@ void qtile_plain(const qpanel_view& w, std::size_t p, const qactivations& qa, st
             for (std::size_t s = 0; s < ns; ++s) {
                 std::int32_t S = f.affine ? 0 : qa.aux[row * ns + s];
                 for (std::size_t kk = s * f.sub; kk < (s + 1) * f.sub; ++kk)
-                    S += std::int32_t(qp[(kk / 4) * NR * 4 + j * 4 + kk % 4]) * std::int32_t(a[kk]);
+                    S += std::int32_t(w.u_at(p, kk, j)) * std::int32_t(a[kk]);
                 const float fs = static_cast<float>(S);
                 if (f.act == f.sub) {
-                    acc = std::fma(fs, swp[s * NR + j] * qa.da[row * nb + s], acc);
+                    acc = std::fma(fs, w.sw_at(p, s, j) * qa.da[row * nb + s], acc);
                 } else {
-                    t_sb = std::fma(fs, swp[s * NR + j], t_sb);
-                    if (mwp) {
+                    t_sb = std::fma(fs, w.sw_at(p, s, j), t_sb);
+                    if (f.affine) {
                         float bf;
                         std::memcpy(&bf, &qa.aux[row * ns + s], 4);
-                        t_sb = std::fma(-mwp[s * NR + j], bf, t_sb);
+                        t_sb = std::fma(-w.mw_at(p, s, j), bf, t_sb);
                     }
                     if ((s + 1) * f.sub % f.act == 0) {
                         acc = std::fma(t_sb, qa.da[row * nb + (s * f.sub) / f.act], acc);
@@ -314,19 +372,24 @@ void qtile_plain(const qpanel_view& w, std::size_t p, const qactivations& qa, st
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-// AVX512-VNNI: NR = 16 columns (one zmm), MR rows; per k-group one weight load and one
+// AVX512-VNNI: NR = 16 columns (one zmm), MR rows; per k-group one weight vector and one
 // vpdpbusd per row with the activation's 4 bytes broadcast from memory. SUB (k per sub-block),
-// AFFINE and PER_SUB (activation block = sub-block) are compile-time so the k-group loop unrolls.
-template <std::size_t MR, std::size_t SUB, bool AFFINE, bool PER_SUB>
+// AFFINE, PER_SUB (activation block = sub-block), BITS (8, or 4: one load gives k-groups h and
+// h + 4, split by AND and shift) and KSCALE (sw = d * float(sc), the K-quants) are compile-time
+// so the k-group loop unrolls.
+template <std::size_t MR, std::size_t SUB, bool AFFINE, bool PER_SUB, int BITS, bool KSCALE>
 DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0,
                                            float* c, std::size_t ldc, std::size_t mr, std::size_t nr,
                                            bool accumulate) noexcept {
     constexpr std::size_t NR = 16, groups = SUB / 4;
+    static_assert(BITS == 8 || SUB == 32, "the 4-bit layout has sub-blocks of 32");
     const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
     const std::size_t subs_per_act = w.fmt.act / SUB;
-    const std::uint8_t* qp = w.q + p * k * NR;
-    const float* swp = w.sw + p * ns * NR;
-    const float* mwp = AFFINE ? w.mw + p * ns * NR : nullptr;
+    const std::uint8_t* qp = w.q + p * w.panel_bytes();
+    const float* swp = w.sw + p * w.scale_blocks() * NR;
+    const float* mwp = AFFINE ? w.mw + p * w.scale_blocks() * NR : nullptr;
+    const std::int8_t* ssp = KSCALE ? w.ss + p * ns * NR : nullptr;
+    const std::int8_t* msp = KSCALE && AFFINE ? w.ms + p * ns * NR : nullptr;
     const std::int8_t* ap[MR];
     const std::int32_t* auxp[MR];
     const float* dap[MR];
@@ -336,6 +399,17 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
         auxp[i] = qa.aux + row * ns;
         dap[i] = qa.da + row * nb;
     }
+    // d * float(sc) (KSCALE) or the stored float scale of sub-block s.
+    auto scale = [&](const float* dp, const std::int8_t* sp, std::size_t s) {
+        if constexpr (KSCALE) {
+            const __m512 d = _mm512_loadu_ps(dp + (s * SUB / qk_k) * NR);
+            const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sp + s * NR));
+            return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
+        } else {
+            (void)sp;
+            return _mm512_loadu_ps(dp + s * NR);
+        }
+    };
     __m512 acc[MR], tsb[MR];
 #pragma GCC unroll 16
     for (std::size_t i = 0; i < MR; ++i) acc[i] = tsb[i] = _mm512_setzero_ps();
@@ -343,19 +417,30 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
         __m512i S[MR];
 #pragma GCC unroll 16
         for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm512_setzero_si512() : _mm512_set1_epi32(auxp[i][s]);
-        const std::uint8_t* qs = qp + s * SUB * NR;
         const std::size_t k0 = s * SUB;
-#pragma GCC unroll 8
-        for (std::size_t g = 0; g < groups; ++g) {
-            const __m512i wv = _mm512_load_si512(qs + g * NR * 4);
+        auto dot = [&](__m512i wv, std::size_t g) {
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i) {
                 std::int32_t a4;
                 std::memcpy(&a4, ap[i] + k0 + g * 4, 4);
                 S[i] = _mm512_dpbusd_epi32(S[i], wv, _mm512_set1_epi32(a4));
             }
+        };
+        if constexpr (BITS == 8) {
+            const std::uint8_t* qs = qp + s * SUB * NR;
+#pragma GCC unroll 8
+            for (std::size_t g = 0; g < groups; ++g) dot(_mm512_load_si512(qs + g * NR * 4), g);
+        } else {
+            const std::uint8_t* qs = qp + s * SUB * NR / 2;
+            const __m512i low = _mm512_set1_epi8(0x0F);
+#pragma GCC unroll 4
+            for (std::size_t h = 0; h < groups / 2; ++h) {
+                const __m512i v = _mm512_load_si512(qs + h * NR * 4);
+                dot(_mm512_and_si512(v, low), h);
+                dot(_mm512_and_si512(_mm512_srli_epi16(v, 4), low), h + groups / 2);
+            }
         }
-        const __m512 sw = _mm512_loadu_ps(swp + s * NR);
+        const __m512 sw = scale(swp, ssp, s);
         if constexpr (PER_SUB) {
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i)
@@ -364,7 +449,7 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), sw, tsb[i]);
             if constexpr (AFFINE) {
-                const __m512 nmw = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_loadu_ps(mwp + s * NR)),
+                const __m512 nmw = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(scale(mwp, msp, s)),
                                                                          _mm512_set1_epi32(INT32_MIN)));  // -mw exactly
 #pragma GCC unroll 16
                 for (std::size_t i = 0; i < MR; ++i) {
@@ -392,16 +477,19 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
 }
 
 // AVX-VNNI (VEX, ymm): NR = 8 columns, MR rows; the same sums and float order.
-template <std::size_t MR, std::size_t SUB, bool AFFINE, bool PER_SUB>
+template <std::size_t MR, std::size_t SUB, bool AFFINE, bool PER_SUB, int BITS, bool KSCALE>
 DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0,
                                        float* c, std::size_t ldc, std::size_t mr, std::size_t nr,
                                        bool accumulate) noexcept {
     constexpr std::size_t NR = 8, groups = SUB / 4;
+    static_assert(BITS == 8 || SUB == 32, "the 4-bit layout has sub-blocks of 32");
     const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
     const std::size_t subs_per_act = w.fmt.act / SUB;
-    const std::uint8_t* qp = w.q + p * k * NR;
-    const float* swp = w.sw + p * ns * NR;
-    const float* mwp = AFFINE ? w.mw + p * ns * NR : nullptr;
+    const std::uint8_t* qp = w.q + p * w.panel_bytes();
+    const float* swp = w.sw + p * w.scale_blocks() * NR;
+    const float* mwp = AFFINE ? w.mw + p * w.scale_blocks() * NR : nullptr;
+    const std::int8_t* ssp = KSCALE ? w.ss + p * ns * NR : nullptr;
+    const std::int8_t* msp = KSCALE && AFFINE ? w.ms + p * ns * NR : nullptr;
     const std::int8_t* ap[MR];
     const std::int32_t* auxp[MR];
     const float* dap[MR];
@@ -411,30 +499,52 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
         auxp[i] = qa.aux + row * ns;
         dap[i] = qa.da + row * nb;
     }
+    auto scale = [&](const float* dp, const std::int8_t* sp, std::size_t s) {
+        if constexpr (KSCALE) {
+            const __m256 d = _mm256_loadu_ps(dp + (s * SUB / qk_k) * NR);
+            const __m128i sc = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sp + s * NR));
+            return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+        } else {
+            (void)sp;
+            return _mm256_loadu_ps(dp + s * NR);
+        }
+    };
     __m256 acc[MR], tsb[MR];
     for (std::size_t i = 0; i < MR; ++i) acc[i] = tsb[i] = _mm256_setzero_ps();
     for (std::size_t s = 0; s < ns; ++s) {
         __m256i S[MR];
         for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm256_setzero_si256() : _mm256_set1_epi32(auxp[i][s]);
-        const std::uint8_t* qs = qp + s * SUB * NR;
         const std::size_t k0 = s * SUB;
-#pragma GCC unroll 8
-        for (std::size_t g = 0; g < groups; ++g) {
-            const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(qs + g * NR * 4));
+        auto dot = [&](__m256i wv, std::size_t g) {
             for (std::size_t i = 0; i < MR; ++i) {
                 std::int32_t a4;
                 std::memcpy(&a4, ap[i] + k0 + g * 4, 4);
                 S[i] = _mm256_dpbusd_avx_epi32(S[i], wv, _mm256_set1_epi32(a4));
             }
+        };
+        if constexpr (BITS == 8) {
+            const std::uint8_t* qs = qp + s * SUB * NR;
+#pragma GCC unroll 8
+            for (std::size_t g = 0; g < groups; ++g)
+                dot(_mm256_load_si256(reinterpret_cast<const __m256i*>(qs + g * NR * 4)), g);
+        } else {
+            const std::uint8_t* qs = qp + s * SUB * NR / 2;
+            const __m256i low = _mm256_set1_epi8(0x0F);
+#pragma GCC unroll 4
+            for (std::size_t h = 0; h < groups / 2; ++h) {
+                const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(qs + h * NR * 4));
+                dot(_mm256_and_si256(v, low), h);
+                dot(_mm256_and_si256(_mm256_srli_epi16(v, 4), low), h + groups / 2);
+            }
         }
-        const __m256 sw = _mm256_loadu_ps(swp + s * NR);
+        const __m256 sw = scale(swp, ssp, s);
         if constexpr (PER_SUB) {
             for (std::size_t i = 0; i < MR; ++i)
                 acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), _mm256_mul_ps(sw, _mm256_set1_ps(dap[i][s])), acc[i]);
         } else {
             for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), sw, tsb[i]);
             if constexpr (AFFINE) {
-                const __m256 nmw = _mm256_xor_ps(_mm256_loadu_ps(mwp + s * NR), _mm256_set1_ps(-0.0f));  // -mw exactly
+                const __m256 nmw = _mm256_xor_ps(scale(mwp, msp, s), _mm256_set1_ps(-0.0f));  // -mw exactly
                 for (std::size_t i = 0; i < MR; ++i) {
                     float bf;
                     std::memcpy(&bf, auxp[i] + s, 4);
@@ -463,20 +573,25 @@ template <class Arch>
 void qtile(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0, std::size_t mr, float* c,
            std::size_t ldc, std::size_t nr, bool accumulate) noexcept {
     constexpr std::size_t MR = qgemm_config<Arch>::mr;
-    // One instantiation per format: Q8_0 / Q4_0 (sub-blocks of 32, symmetric, an activation
-    // scale per sub-block), Q4_K / Q5_K (32, affine, per 256), Q6_K (16, symmetric, per 256).
+    // One instantiation per type: Q8_0 / Q4_0 (sub-blocks of 32, symmetric, an activation scale
+    // per sub-block; 8 / 4 bits), Q4_K / Q5_K (32, affine, per 256; 4 / 8 bits; int8 scales),
+    // Q6_K (16, symmetric, per 256; 8 bits; int8 scales).
 #if defined(__x86_64__) || defined(__i386__)
     if constexpr (has_avx512_vnni<Arch> || has_avx_vnni<Arch>) {
-        auto run = [&]<std::size_t SUB, bool AFFINE, bool PER_SUB>() {
+        auto run = [&]<std::size_t SUB, bool AFFINE, bool PER_SUB, int BITS, bool KSCALE>() {
             if constexpr (has_avx512_vnni<Arch>)
-                qtile_avx512<MR, SUB, AFFINE, PER_SUB>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
+                qtile_avx512<MR, SUB, AFFINE, PER_SUB, BITS, KSCALE>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
             else
-                qtile_avx2<MR, SUB, AFFINE, PER_SUB>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
+                qtile_avx2<MR, SUB, AFFINE, PER_SUB, BITS, KSCALE>(w, p, qa, i0, c, ldc, mr, nr, accumulate);
         };
-        if (w.fmt.sub == 16) run.template operator()<16, false, false>();
-        else if (w.fmt.affine) run.template operator()<32, true, false>();
-        else run.template operator()<32, false, true>();
-        return;
+        switch (w.fmt.type) {
+            case ggml_type::q8_0: run.template operator()<32, false, true, 8, false>(); return;
+            case ggml_type::q4_0: run.template operator()<32, false, true, 4, false>(); return;
+            case ggml_type::q4_k: run.template operator()<32, true, false, 4, true>(); return;
+            case ggml_type::q5_k: run.template operator()<32, true, false, 8, true>(); return;
+            case ggml_type::q6_k: run.template operator()<16, false, false, 8, true>(); return;
+            default: break;  // from_rows admits no other type
+        }
     }
 #endif
     qtile_plain<Arch>(w, p, qa, i0, mr, c, ldc, nr, accumulate);
