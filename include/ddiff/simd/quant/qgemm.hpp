@@ -22,16 +22,19 @@
 //
 // Packed layout, per panel of NR output columns (zero-padded past n), per sub-block s and k-group
 // g of 4 consecutive k:
-//   8-bit types (Q8_0, Q5_K, Q6_K): u8 q[s][g][NR][4], one u per byte;
-//   4-bit types (Q4_0, Q4_K; sub-blocks of 32, 8 k-groups): u8 q[s][h][NR][4] for h < 4, the low
-//     nibble of a byte holding the u of k-group h and the high nibble that of k-group h + 4 (a
-//     kernel splits one load with an AND and a shift);
+//   Q8_0: u8 q[s][g][NR][4], one u per byte;
+//   types of b = 4, 5, 6 bits (Q4_0, Q4_K, Q5_K: sub-blocks of 32, 8 k-groups; Q6_K: 16, 4), per
+//     sub-block of G k-groups: nibbles u8 lo[G / 2][NR][4], the low nibble of a byte holding the
+//     low 4 bits of u of k-group h, the high nibble those of k-group h + G / 2 (a kernel splits one
+//     load with an AND and a shift); then for b > 4 the bits above 4, u8 hi[NR][4], k-group g's
+//     at bits [(b - 4) g, (b - 4) (g + 1)) of the byte (one more load per sub-block, a shift, an
+//     AND and an OR per k-group);
 //   scales, Q8_0 / Q4_0: float sw[s][NR] (the block's f16 d);
 //   K-quants (Q4_K, Q5_K, Q6_K): as the super-block stores them, float d[b][NR] per super-block b
 //     (and float dmin[b][NR], affine types) with int8 sc[s][NR] (and mn[s][NR]) per sub-block; the
 //     kernels form sw = d * float(sc) and mw = dmin * float(mn), decode_block's very products.
-// So a weight costs 4 bits (Q4_0, Q4_K) or 8 bits plus its scales: Q4_K 0.59 bytes (the file's
-// 0.56), Q4_0 0.63 (0.56), Q8_0 1.13 (1.06), Q5_K 1.09 (0.69), Q6_K 1.08 (0.82); docs/gguf.md.
+// So a weight costs its bits plus its scales: Q4_K 0.59 bytes (the file's 0.56), Q4_0 0.63 (0.56),
+// Q5_K 0.72 (0.69), Q6_K 0.83 (0.82), Q8_0 1.13 (1.06); docs/gguf.md.
 #pragma once
 
 #include <algorithm>
@@ -63,7 +66,7 @@ struct qformat {
     std::size_t act = 32;      // k per activation block (one activation scale)
     int offset = 128;          // u = q + offset
     bool affine = false;       // has mins
-    int bits = 8;              // 4: two u per byte (the header's 4-bit layout)
+    int bits = 8;              // 4, 5, 6: the header's nibble layout (+ high bits)
     bool kscale = false;       // K-quant: scales as int8 per sub-block x float per super-block
 };
 
@@ -72,8 +75,8 @@ constexpr qformat format_of(ggml_type t) noexcept {
         case ggml_type::q8_0: return {t, 32, 32, 128, false, 8, false};
         case ggml_type::q4_0: return {t, 32, 32, 8, false, 4, false};
         case ggml_type::q4_k: return {t, 32, 256, 0, true, 4, true};
-        case ggml_type::q5_k: return {t, 32, 256, 0, true, 8, true};
-        case ggml_type::q6_k: return {t, 16, 256, 32, false, 8, true};
+        case ggml_type::q5_k: return {t, 32, 256, 0, true, 5, true};
+        case ggml_type::q6_k: return {t, 16, 256, 32, false, 6, true};
         default: return {t, 0, 0, 0, false, 8, false};
     }
 }
@@ -99,20 +102,28 @@ struct qpanel_view {
     std::size_t subs() const noexcept { return k / fmt.sub; }
     std::size_t panel_bytes() const noexcept { return k * nr * std::size_t(fmt.bits) / 8; }
     std::size_t scale_blocks() const noexcept { return fmt.kscale ? k / qk_k : subs(); }
-    // Offset in a panel of the byte holding (kk, lane), and the shift of its u in that byte.
-    std::size_t byte_of(std::size_t kk, std::size_t lane, int& shift) const noexcept {
-        if (fmt.bits == 8) {
-            shift = 0;
-            return (kk / 4) * nr * 4 + lane * 4 + kk % 4;
-        }
+    // Where the u of (kk, lane) is in a panel: 8-bit types, the byte lo; else its low 4 bits at
+    // bit lo_shift of byte lo and (5 and 6 bits) the rest at bit hi_shift of byte hi.
+    struct slot {
+        std::size_t lo;
+        int lo_shift;
+        std::size_t hi;
+        int hi_shift;
+    };
+    slot slot_of(std::size_t kk, std::size_t lane) const noexcept {
+        if (fmt.bits == 8) return {(kk / 4) * nr * 4 + lane * 4 + kk % 4, 0, 0, 0};
         const std::size_t s = kk / fmt.sub, g = (kk % fmt.sub) / 4, half = fmt.sub / 8;
-        shift = g >= half ? 4 : 0;
-        return s * fmt.sub * nr / 2 + (g % half) * nr * 4 + lane * 4 + kk % 4;
+        const std::size_t base = s * fmt.sub * nr * std::size_t(fmt.bits) / 8, cell = lane * 4 + kk % 4;
+        return {base + (g % half) * nr * 4 + cell, g >= half ? 4 : 0, base + fmt.sub * nr / 2 + cell,
+                int(g) * (fmt.bits - 4)};
     }
     unsigned u_at(std::size_t p, std::size_t kk, std::size_t lane) const noexcept {
-        int shift;
-        const std::size_t b = byte_of(kk, lane, shift);
-        return (q[p * panel_bytes() + b] >> shift) & (fmt.bits == 8 ? 0xFFu : 0xFu);
+        const slot t = slot_of(kk, lane);
+        const std::uint8_t* b = q + p * panel_bytes();
+        if (fmt.bits == 8) return b[t.lo];
+        unsigned u = (b[t.lo] >> t.lo_shift) & 0xFu;
+        if (fmt.bits > 4) u |= ((b[t.hi] >> t.hi_shift) & ((1u << (fmt.bits - 4)) - 1)) << 4;
+        return u;
     }
     // Sub-block s's scale and min of column lane of panel p (decode_block's floats).
     float sw_at(std::size_t p, std::size_t s, std::size_t lane) const noexcept {
@@ -159,8 +170,8 @@ public:
         if (f.affine) p.mw_.assign(panels * blocks * NR, 0.0f);
         if (f.kscale) p.ss_.assign(panels * subs * NR, 0);
         if (f.kscale && f.affine) p.ms_.assign(panels * subs * NR, 0);
-        // Padding columns: u = offset (so q = 0), scale 0.
-        std::memset(p.q_.get(), f.bits == 8 ? f.offset : f.offset | f.offset << 4, panels * pbytes);
+        // Padding columns: scale 0 (so they add 0 whatever their u); 8-bit u = offset (q = 0).
+        std::memset(p.q_.get(), f.bits == 8 ? f.offset : 0, panels * pbytes);
         std::int8_t q[qk_k], ks[qk_k / 16] = {}, km[qk_k / 16] = {};
         float sc[qk_k / 16], mn[qk_k / 16];
         for (std::size_t j = 0; j < n; ++j) {
@@ -170,10 +181,17 @@ public:
             for (std::size_t b0 = 0; b0 < k; b0 += g.block, src += tr.bytes) {
                 decode_block(t, src, q, sc, mn);
                 for (std::size_t e = 0; e < g.block; ++e) {
-                    int shift;
-                    std::uint8_t& byte = qp[shape.byte_of(b0 + e, lane, shift)];
+                    const auto t = shape.slot_of(b0 + e, lane);
                     const unsigned u = static_cast<std::uint8_t>(q[e] + f.offset);
-                    byte = static_cast<std::uint8_t>(f.bits == 8 ? u : (byte & ~(0xFu << shift)) | u << shift);
+                    if (f.bits == 8) {
+                        qp[t.lo] = static_cast<std::uint8_t>(u);
+                        continue;
+                    }
+                    qp[t.lo] = static_cast<std::uint8_t>((qp[t.lo] & ~(0xFu << t.lo_shift)) | (u & 0xFu) << t.lo_shift);
+                    if (f.bits > 4) {
+                        const unsigned hm = (1u << (f.bits - 4)) - 1;
+                        qp[t.hi] = static_cast<std::uint8_t>((qp[t.hi] & ~(hm << t.hi_shift)) | (u >> 4 & hm) << t.hi_shift);
+                    }
                 }
                 if (f.kscale) {
                     float d, dmin;
@@ -374,15 +392,16 @@ void qtile_plain(const qpanel_view& w, std::size_t p, const qactivations& qa, st
 #if defined(__x86_64__) || defined(__i386__)
 // AVX512-VNNI: NR = 16 columns (one zmm), MR rows; per k-group one weight vector and one
 // vpdpbusd per row with the activation's 4 bytes broadcast from memory. SUB (k per sub-block),
-// AFFINE, PER_SUB (activation block = sub-block), BITS (8, or 4: one load gives k-groups h and
-// h + 4, split by AND and shift) and KSCALE (sw = d * float(sc), the K-quants) are compile-time
-// so the k-group loop unrolls.
+// AFFINE, PER_SUB (activation block = sub-block), BITS (8; or 4, 5, 6: one nibble load gives
+// k-groups h and h + G / 2, split by AND and shift, and the bits above 4 come from one more load
+// per sub-block) and KSCALE (sw = d * float(sc), the K-quants) are compile-time so the k-group
+// loop unrolls.
 template <std::size_t MR, std::size_t SUB, bool AFFINE, bool PER_SUB, int BITS, bool KSCALE>
 DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0,
                                            float* c, std::size_t ldc, std::size_t mr, std::size_t nr,
                                            bool accumulate) noexcept {
     constexpr std::size_t NR = 16, groups = SUB / 4;
-    static_assert(BITS == 8 || SUB == 32, "the 4-bit layout has sub-blocks of 32");
+    static_assert(BITS == 8 || (groups % 2 == 0 && (BITS - 4) * groups <= 8), "the packed layout of the header");
     const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
     const std::size_t subs_per_act = w.fmt.act / SUB;
     const std::uint8_t* qp = w.q + p * w.panel_bytes();
@@ -431,13 +450,24 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
 #pragma GCC unroll 8
             for (std::size_t g = 0; g < groups; ++g) dot(_mm512_load_si512(qs + g * NR * 4), g);
         } else {
-            const std::uint8_t* qs = qp + s * SUB * NR / 2;
+            const std::uint8_t* qs = qp + s * SUB * NR * BITS / 8;
             const __m512i low = _mm512_set1_epi8(0x0F);
+            __m512i hv = _mm512_setzero_si512();
+            if constexpr (BITS > 4) hv = _mm512_load_si512(qs + SUB * NR / 2);
+            auto with_high = [&](__m512i nib, std::size_t g) {  // nib | (k-group g's bits above 4) << 4
+                if constexpr (BITS == 4) {
+                    return nib;
+                } else {
+                    const int at = int(g) * (BITS - 4);
+                    const __m512i x = at >= 4 ? _mm512_srli_epi16(hv, unsigned(at - 4)) : _mm512_slli_epi16(hv, unsigned(4 - at));
+                    return _mm512_or_si512(nib, _mm512_and_si512(x, _mm512_set1_epi8(char(((1 << (BITS - 4)) - 1) << 4))));
+                }
+            };
 #pragma GCC unroll 4
             for (std::size_t h = 0; h < groups / 2; ++h) {
                 const __m512i v = _mm512_load_si512(qs + h * NR * 4);
-                dot(_mm512_and_si512(v, low), h);
-                dot(_mm512_and_si512(_mm512_srli_epi16(v, 4), low), h + groups / 2);
+                dot(with_high(_mm512_and_si512(v, low), h), h);
+                dot(with_high(_mm512_and_si512(_mm512_srli_epi16(v, 4), low), h + groups / 2), h + groups / 2);
             }
         }
         const __m512 sw = scale(swp, ssp, s);
@@ -482,7 +512,7 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
                                        float* c, std::size_t ldc, std::size_t mr, std::size_t nr,
                                        bool accumulate) noexcept {
     constexpr std::size_t NR = 8, groups = SUB / 4;
-    static_assert(BITS == 8 || SUB == 32, "the 4-bit layout has sub-blocks of 32");
+    static_assert(BITS == 8 || (groups % 2 == 0 && (BITS - 4) * groups <= 8), "the packed layout of the header");
     const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
     const std::size_t subs_per_act = w.fmt.act / SUB;
     const std::uint8_t* qp = w.q + p * w.panel_bytes();
@@ -528,13 +558,24 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
             for (std::size_t g = 0; g < groups; ++g)
                 dot(_mm256_load_si256(reinterpret_cast<const __m256i*>(qs + g * NR * 4)), g);
         } else {
-            const std::uint8_t* qs = qp + s * SUB * NR / 2;
+            const std::uint8_t* qs = qp + s * SUB * NR * BITS / 8;
             const __m256i low = _mm256_set1_epi8(0x0F);
+            __m256i hv = _mm256_setzero_si256();
+            if constexpr (BITS > 4) hv = _mm256_load_si256(reinterpret_cast<const __m256i*>(qs + SUB * NR / 2));
+            auto with_high = [&](__m256i nib, std::size_t g) {
+                if constexpr (BITS == 4) {
+                    return nib;
+                } else {
+                    const int at = int(g) * (BITS - 4);
+                    const __m256i x = at >= 4 ? _mm256_srli_epi16(hv, at - 4) : _mm256_slli_epi16(hv, 4 - at);
+                    return _mm256_or_si256(nib, _mm256_and_si256(x, _mm256_set1_epi8(char(((1 << (BITS - 4)) - 1) << 4))));
+                }
+            };
 #pragma GCC unroll 4
             for (std::size_t h = 0; h < groups / 2; ++h) {
                 const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(qs + h * NR * 4));
-                dot(_mm256_and_si256(v, low), h);
-                dot(_mm256_and_si256(_mm256_srli_epi16(v, 4), low), h + groups / 2);
+                dot(with_high(_mm256_and_si256(v, low), h), h);
+                dot(with_high(_mm256_and_si256(_mm256_srli_epi16(v, 4), low), h + groups / 2), h + groups / 2);
             }
         }
         const __m256 sw = scale(swp, ssp, s);
@@ -574,8 +615,8 @@ void qtile(const qpanel_view& w, std::size_t p, const qactivations& qa, std::siz
            std::size_t ldc, std::size_t nr, bool accumulate) noexcept {
     constexpr std::size_t MR = qgemm_config<Arch>::mr;
     // One instantiation per type: Q8_0 / Q4_0 (sub-blocks of 32, symmetric, an activation scale
-    // per sub-block; 8 / 4 bits), Q4_K / Q5_K (32, affine, per 256; 4 / 8 bits; int8 scales),
-    // Q6_K (16, symmetric, per 256; 8 bits; int8 scales).
+    // per sub-block; 8 / 4 bits), Q4_K / Q5_K (32, affine, per 256; 4 / 5 bits; int8 scales),
+    // Q6_K (16, symmetric, per 256; 6 bits; int8 scales).
 #if defined(__x86_64__) || defined(__i386__)
     if constexpr (has_avx512_vnni<Arch> || has_avx_vnni<Arch>) {
         auto run = [&]<std::size_t SUB, bool AFFINE, bool PER_SUB, int BITS, bool KSCALE>() {
@@ -588,8 +629,8 @@ void qtile(const qpanel_view& w, std::size_t p, const qactivations& qa, std::siz
             case ggml_type::q8_0: run.template operator()<32, false, true, 8, false>(); return;
             case ggml_type::q4_0: run.template operator()<32, false, true, 4, false>(); return;
             case ggml_type::q4_k: run.template operator()<32, true, false, 4, true>(); return;
-            case ggml_type::q5_k: run.template operator()<32, true, false, 8, true>(); return;
-            case ggml_type::q6_k: run.template operator()<16, false, false, 8, true>(); return;
+            case ggml_type::q5_k: run.template operator()<32, true, false, 5, true>(); return;
+            case ggml_type::q6_k: run.template operator()<16, false, false, 6, true>(); return;
             default: break;  // from_rows admits no other type
         }
     }
