@@ -67,6 +67,12 @@ def main():
         "llada.attention.causal": ("bool", False), "diffusion.shift_logits": ("bool", False),
     }
     meta.update(mg.tokenizer_meta(V, V - 2, V - 1))
+    # llama.cpp's "gpt2" vocabulary loader requires tokenizer.ggml.merges: one merge of two tokens
+    # into a third (ids 0-2 renamed "a", "b", "ab"; no id or weight changes).
+    toks = list(meta["tokenizer.ggml.tokens"][1])
+    toks[:3] = ["a", "b", "ab"]
+    meta["tokenizer.ggml.tokens"] = ("array", toks)
+    meta["tokenizer.ggml.merges"] = ("array", ["a b"])
     for key, (kind, value) in meta.items():
         getattr(w, "add_" + kind)(key, value)
     ft = {"Q4_K_M": "Q4_K"}.get(a.type, a.type)
