@@ -54,7 +54,7 @@ struct scalar_arch {
 // The target attributes the extension kernels are compiled with (GCC and clang).
 #define DDIFF_TARGET_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx512vnni")))
 #define DDIFF_TARGET_AVX512_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
-#define DDIFF_TARGET_AVX2_VNNI __attribute__((target("avx2,fma,avxvnni")))
+#define DDIFF_TARGET_AVX2_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
 
 template <class Arch>
 inline constexpr bool is_avx512 = std::is_base_of_v<xsimd::avx512f, Arch>;

@@ -195,21 +195,21 @@ inline void decode_block(ggml_type t, const std::byte* b, std::int8_t* q, float*
 }
 
 // The K-quants' sub-block scales in the parts the block stores: decode_block's scale[s] is
-// d * float(sc[s]) and min[s] is dmin * float(mn[s]), the same binary32 products, so a kernel
-// that forms them from these parts gets decode_block's floats. Q4_K / Q5_K: 8 six-bit sc and mn;
-// Q6_K: 16 int8 sc, dmin = 0 and mn untouched. t must be Q4_K, Q5_K or Q6_K.
-inline void decode_k_scales(ggml_type t, const std::byte* b, float& d, float& dmin, std::int8_t* sc,
+// float(d) * float(sc[s]) and min[s] is float(dmin) * float(mn[s]) (d, dmin: the binary16 bits),
+// the same binary32 products, so a kernel that forms them from these parts gets decode_block's
+// floats. Q4_K / Q5_K: 8 six-bit sc and mn; Q6_K: 16 int8 sc, dmin = 0 and mn untouched. t must
+// be Q4_K, Q5_K or Q6_K.
+inline void decode_k_scales(ggml_type t, const std::byte* b, std::uint16_t& d, std::uint16_t& dmin, std::int8_t* sc,
                             std::int8_t* mn) noexcept {
-    using detail::half_at;
     using detail::u8_at;
     if (t == ggml_type::q6_k) {
-        d = half_at(b + 208);
-        dmin = 0.0f;
+        std::memcpy(&d, b + 208, 2);
+        dmin = 0;
         for (int s = 0; s < 16; ++s) sc[s] = static_cast<std::int8_t>(u8_at(b + 192, s));
         return;
     }
-    d = half_at(b);
-    dmin = half_at(b + 2);
+    std::memcpy(&d, b, 2);
+    std::memcpy(&dmin, b + 2, 2);
     for (int s = 0; s < 8; ++s) {
         std::uint8_t ls, lm;
         detail::scale_min_k4(s, b + 4, ls, lm);

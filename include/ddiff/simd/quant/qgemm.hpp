@@ -29,12 +29,13 @@
 //     load with an AND and a shift); then for b > 4 the bits above 4, u8 hi[NR][4], k-group g's
 //     at bits [(b - 4) g, (b - 4) (g + 1)) of the byte (one more load per sub-block, a shift, an
 //     AND and an OR per k-group);
-//   scales, Q8_0 / Q4_0: float sw[s][NR] (the block's f16 d);
-//   K-quants (Q4_K, Q5_K, Q6_K): as the super-block stores them, float d[b][NR] per super-block b
-//     (and float dmin[b][NR], affine types) with int8 sc[s][NR] (and mn[s][NR]) per sub-block; the
-//     kernels form sw = d * float(sc) and mw = dmin * float(mn), decode_block's very products.
-// So a weight costs its bits plus its scales: Q4_K 0.59 bytes (the file's 0.56), Q4_0 0.63 (0.56),
-// Q5_K 0.72 (0.69), Q6_K 0.83 (0.82), Q8_0 1.13 (1.06); docs/gguf.md.
+//   scales, Q8_0 / Q4_0: f16 sw[s][NR] (the block's d as stored);
+//   K-quants (Q4_K, Q5_K, Q6_K): as the super-block stores them, f16 d[b][NR] per super-block b
+//     (and f16 dmin[b][NR], affine types) with int8 sc[s][NR] (and mn[s][NR]) per sub-block; the
+//     kernels form sw = float(d) * float(sc) and mw = float(dmin) * float(mn), decode_block's very
+//     products (the f16 -> f32 conversion is exact).
+// So a weight costs its bits plus its scales: Q4_0 0.5625 bytes and Q8_0 1.0625 (the file's),
+// Q4_K 0.578 (0.5625), Q5_K 0.703 (0.6875), Q6_K 0.820 (0.8203); docs/gguf.md.
 #pragma once
 
 #include <algorithm>
@@ -94,8 +95,9 @@ struct qpanel_view {
     qformat fmt;
     std::size_t n = 0, k = 0, nr = 0;
     const std::uint8_t* q = nullptr;   // panels of panel_bytes()
-    const float* sw = nullptr;         // panels of scale_blocks() * nr floats: sw, or the K-quants' d
-    const float* mw = nullptr;         // K-quant affine types: dmin, as d
+    const std::uint16_t* sw = nullptr; // Q8_0 / Q4_0: panels of subs() * nr f16 scales
+    const std::uint16_t* d = nullptr;  // K-quants: panels of scale_blocks() * nr f16 d
+    const std::uint16_t* dm = nullptr; // K-quant affine types: dmin, as d
     const std::int8_t* ss = nullptr;   // K-quants: panels of subs() * nr int8 sub-block scales
     const std::int8_t* ms = nullptr;   // K-quant affine types: the sub-block mins, as ss
     std::size_t panels() const noexcept { return (n + nr - 1) / nr; }
@@ -127,13 +129,13 @@ struct qpanel_view {
     }
     // Sub-block s's scale and min of column lane of panel p (decode_block's floats).
     float sw_at(std::size_t p, std::size_t s, std::size_t lane) const noexcept {
-        if (!fmt.kscale) return sw[p * subs() * nr + s * nr + lane];
+        if (!fmt.kscale) return to_float(f16{sw[p * subs() * nr + s * nr + lane]});
         const std::size_t b = s * fmt.sub / qk_k;
-        return sw[(p * scale_blocks() + b) * nr + lane] * float(ss[(p * subs() + s) * nr + lane]);
+        return to_float(f16{d[(p * scale_blocks() + b) * nr + lane]}) * float(ss[(p * subs() + s) * nr + lane]);
     }
     float mw_at(std::size_t p, std::size_t s, std::size_t lane) const noexcept {
         const std::size_t b = s * fmt.sub / qk_k;
-        return mw[(p * scale_blocks() + b) * nr + lane] * float(ms[(p * subs() + s) * nr + lane]);
+        return to_float(f16{dm[(p * scale_blocks() + b) * nr + lane]}) * float(ms[(p * subs() + s) * nr + lane]);
     }
 };
 
@@ -166,10 +168,14 @@ public:
         const std::size_t panels = shape.panels(), subs = shape.subs(), blocks = shape.scale_blocks();
         const std::size_t pbytes = shape.panel_bytes();
         p.q_.reset(static_cast<std::uint8_t*>(::operator new(panels * pbytes, std::align_val_t{64})));
-        p.sw_.assign(panels * blocks * NR, 0.0f);
-        if (f.affine) p.mw_.assign(panels * blocks * NR, 0.0f);
-        if (f.kscale) p.ss_.assign(panels * subs * NR, 0);
-        if (f.kscale && f.affine) p.ms_.assign(panels * subs * NR, 0);
+        if (f.kscale) {
+            p.d_.assign(panels * blocks * NR, 0);
+            if (f.affine) p.dm_.assign(panels * blocks * NR, 0);
+            p.ss_.assign(panels * subs * NR, 0);
+            if (f.affine) p.ms_.assign(panels * subs * NR, 0);
+        } else {
+            p.sw_.assign(panels * subs * NR, 0);
+        }
         // Padding columns: scale 0 (so they add 0 whatever their u); 8-bit u = offset (q = 0).
         std::memset(p.q_.get(), f.bits == 8 ? f.offset : 0, panels * pbytes);
         std::int8_t q[qk_k], ks[qk_k / 16] = {}, km[qk_k / 16] = {};
@@ -194,19 +200,20 @@ public:
                     }
                 }
                 if (f.kscale) {
-                    float d, dmin;
+                    std::uint16_t d, dmin;
                     decode_k_scales(t, src, d, dmin, ks, km);
                     const std::size_t bi = (pj * blocks + b0 / qk_k) * NR + lane;
-                    p.sw_[bi] = d;
-                    if (f.affine) p.mw_[bi] = dmin;
+                    p.d_[bi] = d;
+                    if (f.affine) p.dm_[bi] = dmin;
                     for (std::size_t s = 0; s < g.block / f.sub; ++s) {
                         const std::size_t si = (pj * subs + b0 / f.sub + s) * NR + lane;
                         p.ss_[si] = ks[s];
                         if (f.affine) p.ms_[si] = km[s];
                     }
-                } else {
-                    for (std::size_t s = 0; s < g.block / f.sub; ++s)
-                        p.sw_[(pj * subs + b0 / f.sub + s) * NR + lane] = sc[s];
+                } else {  // Q8_0 / Q4_0: one sub-block, its f16 d first in the block
+                    std::uint16_t d;
+                    std::memcpy(&d, src, 2);
+                    p.sw_[(pj * subs + b0 / f.sub) * NR + lane] = d;
                 }
             }
         }
@@ -219,8 +226,9 @@ public:
                 k_,
                 qgemm_config<Arch>::nr,
                 q_.get(),
-                sw_.data(),
-                fmt_.affine ? mw_.data() : nullptr,
+                fmt_.kscale ? nullptr : sw_.data(),
+                fmt_.kscale ? d_.data() : nullptr,
+                fmt_.kscale && fmt_.affine ? dm_.data() : nullptr,
                 fmt_.kscale ? ss_.data() : nullptr,
                 fmt_.kscale && fmt_.affine ? ms_.data() : nullptr};
     }
@@ -229,7 +237,7 @@ public:
     ggml_type type() const noexcept { return fmt_.type; }
     std::size_t bytes() const noexcept {
         const auto v = view();
-        return v.panels() * v.panel_bytes() + (sw_.size() + mw_.size()) * sizeof(float) + ss_.size() + ms_.size();
+        return v.panels() * v.panel_bytes() + (sw_.size() + d_.size() + dm_.size()) * 2 + ss_.size() + ms_.size();
     }
 
 private:
@@ -239,7 +247,7 @@ private:
     qformat fmt_;
     std::size_t n_ = 0, k_ = 0;
     std::unique_ptr<std::uint8_t, aligned_free> q_;
-    std::vector<float> sw_, mw_;
+    std::vector<std::uint16_t> sw_, d_, dm_;
     std::vector<std::int8_t> ss_, ms_;
 };
 
@@ -405,8 +413,9 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
     const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
     const std::size_t subs_per_act = w.fmt.act / SUB;
     const std::uint8_t* qp = w.q + p * w.panel_bytes();
-    const float* swp = w.sw + p * w.scale_blocks() * NR;
-    const float* mwp = AFFINE ? w.mw + p * w.scale_blocks() * NR : nullptr;
+    const std::uint16_t* swp = KSCALE ? nullptr : w.sw + p * ns * NR;
+    const std::uint16_t* dp = KSCALE ? w.d + p * w.scale_blocks() * NR : nullptr;
+    const std::uint16_t* dmp = KSCALE && AFFINE ? w.dm + p * w.scale_blocks() * NR : nullptr;
     const std::int8_t* ssp = KSCALE ? w.ss + p * ns * NR : nullptr;
     const std::int8_t* msp = KSCALE && AFFINE ? w.ms + p * ns * NR : nullptr;
     const std::int8_t* ap[MR];
@@ -418,16 +427,11 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
         auxp[i] = qa.aux + row * ns;
         dap[i] = qa.da + row * nb;
     }
-    // d * float(sc) (KSCALE) or the stored float scale of sub-block s.
-    auto scale = [&](const float* dp, const std::int8_t* sp, std::size_t s) {
-        if constexpr (KSCALE) {
-            const __m512 d = _mm512_loadu_ps(dp + (s * SUB / qk_k) * NR);
-            const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sp + s * NR));
-            return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
-        } else {
-            (void)sp;
-            return _mm512_loadu_ps(dp + s * NR);
-        }
+    // float(d) * float(sc) of sub-block s (KSCALE: d f16 per super-block, sc int8).
+    auto kscale = [&](const std::uint16_t* hp, const std::int8_t* sp, std::size_t s) {
+        const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hp + (s * SUB / qk_k) * NR)));
+        const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sp + s * NR));
+        return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(sc)));
     };
     __m512 acc[MR], tsb[MR];
 #pragma GCC unroll 16
@@ -470,7 +474,9 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
                 dot(with_high(_mm512_and_si512(_mm512_srli_epi16(v, 4), low), h + groups / 2), h + groups / 2);
             }
         }
-        const __m512 sw = scale(swp, ssp, s);
+        __m512 sw;
+        if constexpr (KSCALE) sw = kscale(dp, ssp, s);
+        else sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(swp + s * NR)));
         if constexpr (PER_SUB) {
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i)
@@ -479,7 +485,7 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), sw, tsb[i]);
             if constexpr (AFFINE) {
-                const __m512 nmw = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(scale(mwp, msp, s)),
+                const __m512 nmw = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(kscale(dmp, msp, s)),
                                                                          _mm512_set1_epi32(INT32_MIN)));  // -mw exactly
 #pragma GCC unroll 16
                 for (std::size_t i = 0; i < MR; ++i) {
@@ -516,8 +522,9 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
     const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
     const std::size_t subs_per_act = w.fmt.act / SUB;
     const std::uint8_t* qp = w.q + p * w.panel_bytes();
-    const float* swp = w.sw + p * w.scale_blocks() * NR;
-    const float* mwp = AFFINE ? w.mw + p * w.scale_blocks() * NR : nullptr;
+    const std::uint16_t* swp = KSCALE ? nullptr : w.sw + p * ns * NR;
+    const std::uint16_t* dp = KSCALE ? w.d + p * w.scale_blocks() * NR : nullptr;
+    const std::uint16_t* dmp = KSCALE && AFFINE ? w.dm + p * w.scale_blocks() * NR : nullptr;
     const std::int8_t* ssp = KSCALE ? w.ss + p * ns * NR : nullptr;
     const std::int8_t* msp = KSCALE && AFFINE ? w.ms + p * ns * NR : nullptr;
     const std::int8_t* ap[MR];
@@ -529,15 +536,10 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
         auxp[i] = qa.aux + row * ns;
         dap[i] = qa.da + row * nb;
     }
-    auto scale = [&](const float* dp, const std::int8_t* sp, std::size_t s) {
-        if constexpr (KSCALE) {
-            const __m256 d = _mm256_loadu_ps(dp + (s * SUB / qk_k) * NR);
-            const __m128i sc = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sp + s * NR));
-            return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
-        } else {
-            (void)sp;
-            return _mm256_loadu_ps(dp + s * NR);
-        }
+    auto kscale = [&](const std::uint16_t* hp, const std::int8_t* sp, std::size_t s) {
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hp + (s * SUB / qk_k) * NR)));
+        const __m128i sc = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sp + s * NR));
+        return _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
     };
     __m256 acc[MR], tsb[MR];
     for (std::size_t i = 0; i < MR; ++i) acc[i] = tsb[i] = _mm256_setzero_ps();
@@ -578,14 +580,16 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
                 dot(with_high(_mm256_and_si256(_mm256_srli_epi16(v, 4), low), h + groups / 2), h + groups / 2);
             }
         }
-        const __m256 sw = scale(swp, ssp, s);
+        __m256 sw;
+        if constexpr (KSCALE) sw = kscale(dp, ssp, s);
+        else sw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(swp + s * NR)));
         if constexpr (PER_SUB) {
             for (std::size_t i = 0; i < MR; ++i)
                 acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), _mm256_mul_ps(sw, _mm256_set1_ps(dap[i][s])), acc[i]);
         } else {
             for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), sw, tsb[i]);
             if constexpr (AFFINE) {
-                const __m256 nmw = _mm256_xor_ps(scale(mwp, msp, s), _mm256_set1_ps(-0.0f));  // -mw exactly
+                const __m256 nmw = _mm256_xor_ps(kscale(dmp, msp, s), _mm256_set1_ps(-0.0f));  // -mw exactly
                 for (std::size_t i = 0; i < MR; ++i) {
                     float bf;
                     std::memcpy(&bf, auxp[i] + s, 4);
