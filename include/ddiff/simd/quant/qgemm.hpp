@@ -398,6 +398,34 @@ void qtile_plain(const qpanel_view& w, std::size_t p, const qactivations& qa, st
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+// What a VNNI tile of panel p and rows [i0, i0 + MR) reads: the panel's quants and scale arrays
+// (null where the type has none) and each row's activations, sums and scales (rows past mr
+// repeat the last one).
+template <std::size_t MR>
+struct tile_inputs {
+    const std::uint8_t* q;
+    const std::uint16_t *sw, *d, *dm;
+    const std::int8_t *ss, *ms;
+    const std::int8_t* a[MR];
+    const std::int32_t* aux[MR];
+    const float* da[MR];
+    tile_inputs(const qpanel_view& w, std::size_t p, const qactivations& qa, std::size_t i0, std::size_t mr) noexcept {
+        const std::size_t ns = w.subs(), nb = w.scale_blocks(), na = w.k / w.fmt.act;
+        q = w.q + p * w.panel_bytes();
+        sw = w.sw ? w.sw + p * ns * w.nr : nullptr;
+        d = w.d ? w.d + p * nb * w.nr : nullptr;
+        dm = w.dm ? w.dm + p * nb * w.nr : nullptr;
+        ss = w.ss ? w.ss + p * ns * w.nr : nullptr;
+        ms = w.ms ? w.ms + p * ns * w.nr : nullptr;
+        for (std::size_t i = 0; i < MR; ++i) {
+            const std::size_t row = i0 + std::min(i, mr - 1);
+            a[i] = qa.a + row * w.k;
+            aux[i] = qa.aux + row * ns;
+            da[i] = qa.da + row * na;
+        }
+    }
+};
+
 // AVX512-VNNI: NR = 16 columns (one zmm), MR rows; per k-group one weight vector and one
 // vpdpbusd per row with the activation's 4 bytes broadcast from memory. SUB (k per sub-block),
 // AFFINE, PER_SUB (activation block = sub-block), BITS (8; or 4, 5, 6: one nibble load gives
@@ -410,23 +438,8 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
                                            bool accumulate) noexcept {
     constexpr std::size_t NR = 16, groups = SUB / 4;
     static_assert(BITS == 8 || (groups % 2 == 0 && (BITS - 4) * groups <= 8), "the packed layout of the header");
-    const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
-    const std::size_t subs_per_act = w.fmt.act / SUB;
-    const std::uint8_t* qp = w.q + p * w.panel_bytes();
-    const std::uint16_t* swp = KSCALE ? nullptr : w.sw + p * ns * NR;
-    const std::uint16_t* dp = KSCALE ? w.d + p * w.scale_blocks() * NR : nullptr;
-    const std::uint16_t* dmp = KSCALE && AFFINE ? w.dm + p * w.scale_blocks() * NR : nullptr;
-    const std::int8_t* ssp = KSCALE ? w.ss + p * ns * NR : nullptr;
-    const std::int8_t* msp = KSCALE && AFFINE ? w.ms + p * ns * NR : nullptr;
-    const std::int8_t* ap[MR];
-    const std::int32_t* auxp[MR];
-    const float* dap[MR];
-    for (std::size_t i = 0; i < MR; ++i) {
-        const std::size_t row = i0 + std::min(i, mr - 1);  // tail rows repeat the last one
-        ap[i] = qa.a + row * k;
-        auxp[i] = qa.aux + row * ns;
-        dap[i] = qa.da + row * nb;
-    }
+    const std::size_t ns = w.subs(), subs_per_act = w.fmt.act / SUB;
+    const tile_inputs<MR> in(w, p, qa, i0, mr);
     // float(d) * float(sc) of sub-block s (KSCALE: d f16 per super-block, sc int8).
     auto kscale = [&](const std::uint16_t* hp, const std::int8_t* sp, std::size_t s) {
         const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(hp + (s * SUB / qk_k) * NR)));
@@ -439,22 +452,22 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
     for (std::size_t s = 0; s < ns; ++s) {
         __m512i S[MR];
 #pragma GCC unroll 16
-        for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm512_setzero_si512() : _mm512_set1_epi32(auxp[i][s]);
+        for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm512_setzero_si512() : _mm512_set1_epi32(in.aux[i][s]);
         const std::size_t k0 = s * SUB;
         auto dot = [&](__m512i wv, std::size_t g) {
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i) {
                 std::int32_t a4;
-                std::memcpy(&a4, ap[i] + k0 + g * 4, 4);
+                std::memcpy(&a4, in.a[i] + k0 + g * 4, 4);
                 S[i] = _mm512_dpbusd_epi32(S[i], wv, _mm512_set1_epi32(a4));
             }
         };
         if constexpr (BITS == 8) {
-            const std::uint8_t* qs = qp + s * SUB * NR;
+            const std::uint8_t* qs = in.q + s * SUB * NR;
 #pragma GCC unroll 8
             for (std::size_t g = 0; g < groups; ++g) dot(_mm512_load_si512(qs + g * NR * 4), g);
         } else {
-            const std::uint8_t* qs = qp + s * SUB * NR * BITS / 8;
+            const std::uint8_t* qs = in.q + s * SUB * NR * BITS / 8;
             const __m512i low = _mm512_set1_epi8(0x0F);
             __m512i hv = _mm512_setzero_si512();
             if constexpr (BITS > 4) hv = _mm512_load_si512(qs + SUB * NR / 2);
@@ -475,29 +488,29 @@ DDIFF_TARGET_AVX512_VNNI void qtile_avx512(const qpanel_view& w, std::size_t p, 
             }
         }
         __m512 sw;
-        if constexpr (KSCALE) sw = kscale(dp, ssp, s);
-        else sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(swp + s * NR)));
+        if constexpr (KSCALE) sw = kscale(in.d, in.ss, s);
+        else sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.sw + s * NR)));
         if constexpr (PER_SUB) {
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i)
-                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), _mm512_mul_ps(sw, _mm512_set1_ps(dap[i][s])), acc[i]);
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), _mm512_mul_ps(sw, _mm512_set1_ps(in.da[i][s])), acc[i]);
         } else {
 #pragma GCC unroll 16
             for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(S[i]), sw, tsb[i]);
             if constexpr (AFFINE) {
-                const __m512 nmw = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(kscale(dmp, msp, s)),
+                const __m512 nmw = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(kscale(in.dm, in.ms, s)),
                                                                          _mm512_set1_epi32(INT32_MIN)));  // -mw exactly
 #pragma GCC unroll 16
                 for (std::size_t i = 0; i < MR; ++i) {
                     float bf;
-                    std::memcpy(&bf, auxp[i] + s, 4);
+                    std::memcpy(&bf, in.aux[i] + s, 4);
                     tsb[i] = _mm512_fmadd_ps(nmw, _mm512_set1_ps(bf), tsb[i]);
                 }
             }
             if ((s + 1) % subs_per_act == 0) {
 #pragma GCC unroll 16
                 for (std::size_t i = 0; i < MR; ++i) {
-                    acc[i] = _mm512_fmadd_ps(tsb[i], _mm512_set1_ps(dap[i][s / subs_per_act]), acc[i]);
+                    acc[i] = _mm512_fmadd_ps(tsb[i], _mm512_set1_ps(in.da[i][s / subs_per_act]), acc[i]);
                     tsb[i] = _mm512_setzero_ps();
                 }
             }
@@ -519,23 +532,8 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
                                        bool accumulate) noexcept {
     constexpr std::size_t NR = 8, groups = SUB / 4;
     static_assert(BITS == 8 || (groups % 2 == 0 && (BITS - 4) * groups <= 8), "the packed layout of the header");
-    const std::size_t k = w.k, ns = w.subs(), nb = k / w.fmt.act;
-    const std::size_t subs_per_act = w.fmt.act / SUB;
-    const std::uint8_t* qp = w.q + p * w.panel_bytes();
-    const std::uint16_t* swp = KSCALE ? nullptr : w.sw + p * ns * NR;
-    const std::uint16_t* dp = KSCALE ? w.d + p * w.scale_blocks() * NR : nullptr;
-    const std::uint16_t* dmp = KSCALE && AFFINE ? w.dm + p * w.scale_blocks() * NR : nullptr;
-    const std::int8_t* ssp = KSCALE ? w.ss + p * ns * NR : nullptr;
-    const std::int8_t* msp = KSCALE && AFFINE ? w.ms + p * ns * NR : nullptr;
-    const std::int8_t* ap[MR];
-    const std::int32_t* auxp[MR];
-    const float* dap[MR];
-    for (std::size_t i = 0; i < MR; ++i) {
-        const std::size_t row = i0 + std::min(i, mr - 1);
-        ap[i] = qa.a + row * k;
-        auxp[i] = qa.aux + row * ns;
-        dap[i] = qa.da + row * nb;
-    }
+    const std::size_t ns = w.subs(), subs_per_act = w.fmt.act / SUB;
+    const tile_inputs<MR> in(w, p, qa, i0, mr);
     auto kscale = [&](const std::uint16_t* hp, const std::int8_t* sp, std::size_t s) {
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hp + (s * SUB / qk_k) * NR)));
         const __m128i sc = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sp + s * NR));
@@ -545,22 +543,22 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
     for (std::size_t i = 0; i < MR; ++i) acc[i] = tsb[i] = _mm256_setzero_ps();
     for (std::size_t s = 0; s < ns; ++s) {
         __m256i S[MR];
-        for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm256_setzero_si256() : _mm256_set1_epi32(auxp[i][s]);
+        for (std::size_t i = 0; i < MR; ++i) S[i] = AFFINE ? _mm256_setzero_si256() : _mm256_set1_epi32(in.aux[i][s]);
         const std::size_t k0 = s * SUB;
         auto dot = [&](__m256i wv, std::size_t g) {
             for (std::size_t i = 0; i < MR; ++i) {
                 std::int32_t a4;
-                std::memcpy(&a4, ap[i] + k0 + g * 4, 4);
+                std::memcpy(&a4, in.a[i] + k0 + g * 4, 4);
                 S[i] = _mm256_dpbusd_avx_epi32(S[i], wv, _mm256_set1_epi32(a4));
             }
         };
         if constexpr (BITS == 8) {
-            const std::uint8_t* qs = qp + s * SUB * NR;
+            const std::uint8_t* qs = in.q + s * SUB * NR;
 #pragma GCC unroll 8
             for (std::size_t g = 0; g < groups; ++g)
                 dot(_mm256_load_si256(reinterpret_cast<const __m256i*>(qs + g * NR * 4)), g);
         } else {
-            const std::uint8_t* qs = qp + s * SUB * NR * BITS / 8;
+            const std::uint8_t* qs = in.q + s * SUB * NR * BITS / 8;
             const __m256i low = _mm256_set1_epi8(0x0F);
             __m256i hv = _mm256_setzero_si256();
             if constexpr (BITS > 4) hv = _mm256_load_si256(reinterpret_cast<const __m256i*>(qs + SUB * NR / 2));
@@ -581,24 +579,24 @@ DDIFF_TARGET_AVX2_VNNI void qtile_avx2(const qpanel_view& w, std::size_t p, cons
             }
         }
         __m256 sw;
-        if constexpr (KSCALE) sw = kscale(dp, ssp, s);
-        else sw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(swp + s * NR)));
+        if constexpr (KSCALE) sw = kscale(in.d, in.ss, s);
+        else sw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in.sw + s * NR)));
         if constexpr (PER_SUB) {
             for (std::size_t i = 0; i < MR; ++i)
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), _mm256_mul_ps(sw, _mm256_set1_ps(dap[i][s])), acc[i]);
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), _mm256_mul_ps(sw, _mm256_set1_ps(in.da[i][s])), acc[i]);
         } else {
             for (std::size_t i = 0; i < MR; ++i) tsb[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(S[i]), sw, tsb[i]);
             if constexpr (AFFINE) {
-                const __m256 nmw = _mm256_xor_ps(kscale(dmp, msp, s), _mm256_set1_ps(-0.0f));  // -mw exactly
+                const __m256 nmw = _mm256_xor_ps(kscale(in.dm, in.ms, s), _mm256_set1_ps(-0.0f));  // -mw exactly
                 for (std::size_t i = 0; i < MR; ++i) {
                     float bf;
-                    std::memcpy(&bf, auxp[i] + s, 4);
+                    std::memcpy(&bf, in.aux[i] + s, 4);
                     tsb[i] = _mm256_fmadd_ps(nmw, _mm256_set1_ps(bf), tsb[i]);
                 }
             }
             if ((s + 1) % subs_per_act == 0) {
                 for (std::size_t i = 0; i < MR; ++i) {
-                    acc[i] = _mm256_fmadd_ps(tsb[i], _mm256_set1_ps(dap[i][s / subs_per_act]), acc[i]);
+                    acc[i] = _mm256_fmadd_ps(tsb[i], _mm256_set1_ps(in.da[i][s / subs_per_act]), acc[i]);
                     tsb[i] = _mm256_setzero_ps();
                 }
             }
