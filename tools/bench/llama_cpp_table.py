@@ -24,7 +24,10 @@ def main():
             sys.exit(f"{b['name']}: {b.get('error_message')}")
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
-        rows[b["run_name"]].append(b)
+        # "BM_call/<impl>/<file>/min_time:.../real_time" -> "BM_call/<impl>/<file>"
+        parts = b["run_name"].split("/")
+        keep = 2 if parts[0] == "BM_agreement" else 3
+        rows["/".join(parts[:keep])].append(b)
 
     def med(name, key):
         rs = rows.get(name)
