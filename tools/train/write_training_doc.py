@@ -200,7 +200,6 @@ def block_section(w):
     png = os.path.join(ROOT, "docs", "images", "training_loss_block16.png")
     plot(rows, png, title="Block diffusion (BD3-LM objective, blocks of 16), from kjv-char",
          ylabel="block-diffusion NELBO bound [bits/char]")
-    argv = " ".join(x for ph in s["phases"] for x in ph["argv"])
     w("\n## The block-diffusion model `kjv-char-block16`\n")
     w(f"`models/kjv-char-block16/` is the model above fine-tuned with BD3-LM's objective (kuleshov-group/bd3lms: "
       f"blocks of {a['block_size']} characters, each with its own noise level, attending to its own noisy block "
@@ -208,8 +207,10 @@ def block_section(w):
       f"mask), as BD3-LM fine-tunes from MDLM. Its config.json adds the key `block_size` = {a['block_size']}: "
       f"block-causal attention, which ddiff and tools/reference/llada.py read. Same data, vocabulary and "
       f"architecture as above ({s['params']:,} parameters, {s['bf16_bytes'] / 1e6:.2f} MB in BF16).\n")
-    w(f"Command: `/usr/bin/python3 tools/train/train.py {argv}` ({s['wall_time_s'] / 60:.0f} min on "
-      f"{s['phases'][0]['threads']} threads, {s['tokens_seen']:,} characters seen).\n")
+    phases = s["phases"]
+    w(f"Command{'s, one per phase (each resumes from the state the one before saved at its last step)' if len(phases) > 1 else ''}:"
+      + "".join(f" steps {p['start']}-{p['end']}: `/usr/bin/python3 tools/train/train.py {' '.join(p['argv'])}`;" for p in phases)[:-1]
+      + f" ({s['wall_time_s'] / 60:.0f} min on {phases[0]['threads']} threads, {s['tokens_seen']:,} characters seen).\n")
     w(f"Final held-out loss of the training script (BD3-LM's continuous-time bound, {s['final_eval_seqs']} "
       f"held-out sequences of {a['seq_len']}, fixed per-block t and masks): "
       f"**{s['final_heldout_bpc_bf16']:.4f} bits/char** with the exported BF16 weights "
