@@ -194,14 +194,20 @@ inline void decode_block(ggml_type t, const std::byte* b, std::int8_t* q, float*
     }
 }
 
-// The K-quants' sub-block scales in the parts the block stores: decode_block's scale[s] is
-// float(d) * float(sc[s]) and min[s] is float(dmin) * float(mn[s]) (d, dmin: the binary16 bits),
-// the same binary32 products, so a kernel that forms them from these parts gets decode_block's
-// floats. Q4_K / Q5_K: 8 six-bit sc and mn; Q6_K: 16 int8 sc, dmin = 0 and mn untouched. t must
-// be Q4_K, Q5_K or Q6_K.
-inline void decode_k_scales(ggml_type t, const std::byte* b, std::uint16_t& d, std::uint16_t& dmin, std::int8_t* sc,
-                            std::int8_t* mn) noexcept {
+// A block's scales in the parts it stores: decode_block's scale[s] is float(d) * float(sc[s]) and
+// min[s] is float(dmin) * float(mn[s]) (d, dmin: the binary16 bits), the same binary32 products,
+// so a kernel that forms them from these parts gets decode_block's floats. Q8_0 / Q4_0: d, with
+// sc[0] = 1, dmin = 0 and mn untouched; Q4_K / Q5_K: 8 six-bit sc and mn; Q6_K: 16 int8 sc,
+// dmin = 0 and mn untouched. t must be one of the quantized types.
+inline void decode_scale_parts(ggml_type t, const std::byte* b, std::uint16_t& d, std::uint16_t& dmin,
+                               std::int8_t* sc, std::int8_t* mn) noexcept {
     using detail::u8_at;
+    if (t == ggml_type::q8_0 || t == ggml_type::q4_0) {
+        std::memcpy(&d, b, 2);
+        dmin = 0;
+        sc[0] = 1;
+        return;
+    }
     if (t == ggml_type::q6_k) {
         std::memcpy(&d, b + 208, 2);
         dmin = 0;

@@ -199,9 +199,9 @@ public:
                         qp[t.hi] = static_cast<std::uint8_t>((qp[t.hi] & ~(hm << t.hi_shift)) | (u >> 4 & hm) << t.hi_shift);
                     }
                 }
+                std::uint16_t d, dmin;
+                decode_scale_parts(t, src, d, dmin, ks, km);
                 if (f.kscale) {
-                    std::uint16_t d, dmin;
-                    decode_k_scales(t, src, d, dmin, ks, km);
                     const std::size_t bi = (pj * blocks + b0 / qk_k) * NR + lane;
                     p.d_[bi] = d;
                     if (f.affine) p.dm_[bi] = dmin;
@@ -210,9 +210,7 @@ public:
                         p.ss_[si] = ks[s];
                         if (f.affine) p.ms_[si] = km[s];
                     }
-                } else {  // Q8_0 / Q4_0: one sub-block, its f16 d first in the block
-                    std::uint16_t d;
-                    std::memcpy(&d, src, 2);
+                } else {  // Q8_0 / Q4_0: one sub-block, scale d
                     p.sw_[(pj * subs + b0 / f.sub) * NR + lane] = d;
                 }
             }
